@@ -1,0 +1,186 @@
+"""The kernel's own sub-commands: ``run`` (the default), ``replay``, ``translate``,
+``plugins`` and ``check-config``. Plugins add more through ``hookwire_register_commands``."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from typing import Any
+
+import anyio
+import msgspec
+
+from core.app import App
+from core.config import ConfigError, SessionConfig, masked
+from core.events import encoder, environment, make_event
+from core.kernel import Kernel
+from core.logging import get_logger
+from core.registry import Command
+
+log = get_logger("core.cli")
+
+
+async def serve(kernel: Kernel) -> None:
+    """Run ``kernel`` until it finishes or SIGINT/SIGTERM; a second signal stops at once."""
+    stop = anyio.Event()
+    async with anyio.create_task_group() as tg:
+        async def watch_signals() -> None:
+            with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                async for signum in signals:
+                    if stop.is_set():
+                        log.warning("second signal, stopping now", signal=signal.Signals(signum).name)
+                        tg.cancel_scope.cancel()
+                        return
+                    log.info("signal received, stopping", signal=signal.Signals(signum).name,
+                             grace_seconds=kernel.grace_seconds)
+                    stop.set()
+
+        tg.start_soon(watch_signals)
+        await kernel.run(stop)
+        tg.cancel_scope.cancel()
+
+
+# -- run -------------------------------------------------------------------------------------
+
+def _run_args(parser: argparse.ArgumentParser) -> None:
+    del parser
+
+
+async def _run(args: argparse.Namespace, app: App) -> int:
+    kernel = Kernel(app)
+    started = time.monotonic()
+    await serve(kernel)
+    summary = kernel.summary()
+    log.info("done", seconds=round(time.monotonic() - started, 3), **summary)
+    return 0
+
+
+# -- replay ----------------------------------------------------------------------------------
+
+def _replay_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", help="a JSONL recording of native event records")
+    parser.add_argument("--engine", required=True, type=str.upper, help="WEBJS or NOWEB")
+    parser.add_argument("--session", default="default", help="session name (default: default)")
+    parser.add_argument("--pace", choices=["max", "recorded"], default="max",
+                        help="max: as fast as possible; recorded: by the records' timestamps")
+    parser.add_argument("--me", dest="me_id", help="the session's own JID, e.g. 11111111111@c.us")
+    parser.add_argument("--me-lid", dest="me_lid", help="the session's own LID")
+
+
+async def _replay(args: argparse.Namespace, app: App) -> int:
+    if args.engine not in app.registry.engines:
+        known = ", ".join(sorted(app.registry.engines))
+        raise ConfigError(f"--engine: unknown engine {args.engine!r} (known: {known})")
+    try:
+        session = SessionConfig(name=args.session, engine=args.engine, source="replay",
+                                replay=str(args.file), pace=args.pace, me_id=args.me_id,
+                                me_lid=args.me_lid)
+    except (ValueError, TypeError, msgspec.ValidationError) as exc:
+        raise ConfigError(str(exc)) from None
+    kernel = Kernel(app, sessions=[session], exit_when_done=True)
+    started = time.monotonic()
+    await serve(kernel)
+    summary = {**kernel.summary(), "seconds": round(time.monotonic() - started, 3)}
+    sys.stdout.write(encoder.encode(summary).decode() + "\n")
+    sys.stdout.flush()
+    dead = any(isinstance(v, dict) and v.get("dead") for v in summary.values())
+    return 1 if dead else 0
+
+
+# -- translate -------------------------------------------------------------------------------
+
+def _translate_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", nargs="?", default="-", help="records file, or - for stdin")
+    parser.add_argument("--engine", required=True, type=str.upper, help="WEBJS or NOWEB")
+    parser.add_argument("--session", default="default")
+    parser.add_argument("--me", dest="me_id", help="the session's own JID")
+    parser.add_argument("--me-lid", dest="me_lid", help="the session's own LID")
+
+
+class _TranslatedLine(msgspec.Struct):
+    line: int
+    envelopes: list[Any]
+
+
+def _translate(args: argparse.Namespace, app: App) -> int:
+    engine = app.registry.engines.get(args.engine)
+    if engine is None:
+        raise ConfigError(f"--engine: unknown engine {args.engine!r} "
+                          f"(known: {', '.join(sorted(app.registry.engines))})")
+    translator = engine.create_translator(args.session, args.me_id, args.me_lid)
+    env = environment(engine.name, app.config.core.kernel.worker_id)
+    event_types = app.registry.event_types
+    source = sys.stdin.buffer if args.file == "-" else open(args.file, "rb")  # noqa: SIM115
+    out = sys.stdout.buffer
+    buffer = bytearray()
+    try:
+        for number, line in enumerate(source, start=1):
+            emissions = translator.translate_line(line, f"line {number}")
+            envelopes = [make_event(event_types, e.name, e.payload, session=args.session,
+                                    engine=engine.name, env=env, me=translator.me)
+                         for e in emissions]
+            encoder.encode_into(_TranslatedLine(number, envelopes), buffer)
+            buffer.extend(b"\n")
+            out.write(buffer)
+            buffer.clear()
+    finally:
+        if source is not sys.stdin.buffer:
+            source.close()
+        out.flush()
+    if translator.bad_records:
+        log.warning("bad records skipped", bad_records=translator.bad_records, engine=engine.name,
+                    session=args.session)
+    return 0
+
+
+# -- plugins ---------------------------------------------------------------------------------
+
+def _plugins_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="one JSON object per plugin")
+
+
+def _plugins(args: argparse.Namespace, app: App) -> int:
+    for info in app.plugins:
+        provided = app.registry.provided.get(info.name, [])
+        if args.json:
+            row = {**msgspec.structs.asdict(info), "registered": provided}
+            print(encoder.encode(row).decode())
+            continue
+        state = "loaded" if info.loaded else f"FAILED ({info.error})"
+        print(f"{info.name:<12} {info.distribution or '-'} {info.version or '-'}  [{state}]")
+        for what in provided:
+            print(f"    {what}")
+    return 0
+
+
+# -- check-config ----------------------------------------------------------------------------
+
+def _check_config_args(parser: argparse.ArgumentParser) -> None:
+    del parser
+
+
+def _check_config(args: argparse.Namespace, app: App) -> int:
+    config = app.config
+    effective = {
+        **msgspec.to_builtins(config.core),
+        **{name: msgspec.to_builtins(value) for name, value in config.sections.items()},
+    }
+    print(f"# {config.path}: OK (secrets masked)")
+    print(msgspec.json.format(encoder.encode(masked(effective)), indent=2).decode())
+    return 0
+
+
+def commands() -> list[Command]:
+    return [
+        Command("run", "run the service (the default command)", _run_args, _run),
+        Command("replay", "run one session from a recording against the configured webhooks, "
+                "exit when every delivery is final", _replay_args, _replay),
+        Command("translate", "translate native records to envelopes, one JSON line per input line",
+                _translate_args, _translate),
+        Command("plugins", "list the plugins that loaded and what they registered", _plugins_args,
+                _plugins),
+        Command("check-config", "validate the config and print it, secrets masked",
+                _check_config_args, _check_config),
+    ]

@@ -1,0 +1,186 @@
+"""Events: the envelope a receiver sees, one Struct per event name, tagged on ``"event"``.
+
+Every event class *is* its envelope (``webhook-contract.md`` §1): msgspec writes the tag as
+the ``event`` key, so ``encode(event)`` is the exact webhook body. The catalogue below holds
+WAHA's names; plugins add their own through the ``hookwire_register_event_types`` hook, and
+:class:`EventTypes` builds the decode union once every plugin is loaded.
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+import time
+from typing import Any
+
+import msgspec
+
+from core import __version__
+from core import payloads as p
+from core.ulid import new_event_id
+
+
+class Me(msgspec.Struct, kw_only=True):
+    id: str
+    pushName: str | None = None
+
+
+class Worker(msgspec.Struct, kw_only=True):
+    id: str | None = None
+
+
+class Environment(msgspec.Struct, kw_only=True):
+    version: str
+    engine: str
+    platform: str
+    worker: Worker = msgspec.field(default_factory=Worker)
+
+
+class Envelope(msgspec.Struct, kw_only=True, tag_field="event", omit_defaults=False):
+    """Fields shared by every event. Subclasses set the tag (the event name) and ``payload``."""
+
+    id: str
+    timestamp: int
+    session: str
+    metadata: dict[str, str] | msgspec.UnsetType = msgspec.UNSET
+    me: Me | None = None
+    payload: Any = None
+    engine: str
+    environment: Environment
+
+    @property
+    def name(self) -> str:
+        """The event name (the tag), e.g. ``"message.any"``."""
+        return type(self).__struct_config__.tag  # type: ignore[return-value]
+
+
+def define_event(name: str, payload_type: Any = Any) -> type[Envelope]:
+    """Make the envelope class of event ``name`` whose payload is ``payload_type``."""
+    class_name = "".join(part.capitalize() for part in name.replace(".", "_").split("_")) + "Event"
+    return msgspec.defstruct(
+        class_name,
+        [("payload", payload_type, None if payload_type is Any else msgspec.NODEFAULT)],
+        bases=(Envelope,),
+        tag=name,
+        kw_only=True,
+        module=__name__,
+    )
+
+
+#: The raw debug firehose; excluded from ``*`` (opt-in only).
+ENGINE_EVENT = "engine.event"
+
+_CATALOGUE: dict[str, Any] = {
+    "session.status": p.SessionStatusPayload,
+    "message": p.MessagePayload,
+    "message.any": p.MessagePayload,
+    "message.reaction": p.ReactionPayload,
+    "message.ack": p.MessagePayload,
+    "message.ack.group": p.MessagePayload,
+    "message.waiting": p.MessagePayload,
+    "message.edited": p.MessagePayload,
+    "message.revoked": p.RevokedPayload,
+    "chat.archive": Any,
+    "group.v2.join": p.GroupV2JoinPayload,
+    "group.v2.leave": p.GroupV2LeavePayload,
+    "group.v2.update": Any,
+    "group.v2.participants": p.GroupV2ParticipantsPayload,
+    "presence.update": p.PresencePayload,
+    "poll.vote": Any,
+    "poll.vote.failed": Any,
+    "label.upsert": Any,
+    "label.deleted": Any,
+    "label.chat.added": Any,
+    "label.chat.deleted": Any,
+    "call.received": Any,
+    "call.accepted": Any,
+    "call.rejected": Any,
+    ENGINE_EVENT: p.EngineEventPayload,
+    "state.change": Any,
+    "group.join": Any,
+    "group.leave": Any,
+}
+
+#: name -> envelope class, for WAHA's catalogue (``webhook-contract.md`` §2).
+CATALOGUE: dict[str, type[Envelope]] = {
+    name: define_event(name, payload) for name, payload in _CATALOGUE.items()
+}
+
+
+class EventTypes:
+    """The known event classes: the catalogue plus what plugins registered.
+
+    ``decoder()`` is built once, after plugins are loaded, and reused.
+    """
+
+    def __init__(self) -> None:
+        self._by_name: dict[str, type[Envelope]] = dict(CATALOGUE)
+        self._decoder: msgspec.json.Decoder | None = None
+
+    def add(self, cls: type[Envelope]) -> None:
+        name = cls.__struct_config__.tag
+        if not isinstance(name, str) or not issubclass(cls, Envelope):
+            raise TypeError(f"{cls!r} is not a tagged Envelope subclass")
+        if name in self._by_name and self._by_name[name] is not cls:
+            raise ValueError(f"event name {name!r} is already registered")
+        self._by_name[name] = cls
+        self._decoder = None
+
+    def names(self) -> list[str]:
+        return sorted(self._by_name)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._by_name
+
+    def get(self, name: str) -> type[Envelope]:
+        return self._by_name[name]
+
+    def decoder(self) -> msgspec.json.Decoder:
+        if self._decoder is None:
+            union = tuple(self._by_name.values())
+            self._decoder = msgspec.json.Decoder(union[0] if len(union) == 1 else _union(union))
+        return self._decoder
+
+
+def _union(types: tuple[type, ...]) -> Any:
+    from typing import Union
+
+    return Union[types]  # noqa: UP007 - a runtime-built union of a variable tuple
+
+
+def environment(engine: str, worker_id: str | None) -> Environment:
+    return Environment(
+        version=__version__,
+        engine=engine,
+        platform=f"{sys.platform}/{platform.machine() or 'unknown'}",
+        worker=Worker(id=worker_id),
+    )
+
+
+def make_event(
+    event_types: EventTypes | None,
+    name: str,
+    payload: Any,
+    *,
+    session: str,
+    engine: str,
+    env: Environment,
+    me: Me | None = None,
+    metadata: dict[str, str] | None = None,
+) -> Envelope:
+    """Wrap a translated payload as the envelope of event ``name``: a new id, now in ms."""
+    cls = event_types.get(name) if event_types is not None else CATALOGUE[name]
+    return cls(
+        id=new_event_id(),
+        timestamp=time.time_ns() // 1_000_000,
+        session=session,
+        metadata=msgspec.UNSET if metadata is None else metadata,
+        me=me,
+        payload=payload,
+        engine=engine,
+        environment=env,
+    )
+
+
+#: One encoder for the whole process (msgspec encoders are reusable and thread-safe).
+encoder = msgspec.json.Encoder()

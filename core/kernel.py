@@ -1,0 +1,186 @@
+"""The kernel: one task group running the sinks and the engine sessions, supervised.
+
+Start-up: every sink subscribes to the bus *before* any session starts (no event is published
+to nobody), then sinks start, then sessions; readiness flows through ``task_status``.
+Shut-down: when ``stop`` is set (SIGINT/SIGTERM) or, with ``exit_when_done``, when every
+session's source has ended: sessions are cancelled (intake stops), the bus is closed, and
+sinks finish. On a signal, sinks are told to start no new work and get ``grace_seconds`` for
+what is in flight; otherwise they run until every delivery is final.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from functools import partial
+from typing import Any
+
+import anyio
+import structlog
+from anyio.abc import TaskStatus
+
+from core.app import App
+from core.bus import Bus, Subscription
+from core.config import SessionConfig
+from core.engine import Emission, EngineSession
+from core.events import Envelope, Me, environment, make_event
+from core.logging import get_logger
+from core.sink import Sink
+from core.supervisor import supervise
+
+log = get_logger(__name__)
+
+
+class Stats:
+    def __init__(self) -> None:
+        self.events_in: Counter[tuple[str, str]] = Counter()  # (event name, engine)
+
+    @property
+    def events_total(self) -> int:
+        return sum(self.events_in.values())
+
+
+class KernelSessionContext:
+    """What a running engine session sees of the kernel (:class:`core.engine.SessionContext`)."""
+
+    def __init__(self, kernel: Kernel, config: SessionConfig) -> None:
+        self.kernel = kernel
+        self.config = config
+        self.session = config.name
+        self.engine = config.engine
+        self._env = environment(config.engine, kernel.app.config.core.kernel.worker_id)
+        self._me = Me(id=config.me_id, pushName=config.me_push_name) if config.me_id else None
+
+    async def emit(self, emission: Emission, me: Me | None = None) -> Envelope:
+        event = make_event(
+            self.kernel.app.registry.event_types,
+            emission.name,
+            emission.payload,
+            session=self.session,
+            engine=self.engine,
+            env=self._env,
+            me=me or self._me,
+            metadata=self.config.metadata,
+        )
+        self.kernel.stats.events_in[(emission.name, self.engine)] += 1
+        await self.kernel.bus.publish(event)
+        return event
+
+
+class Kernel:
+    def __init__(
+        self,
+        app: App,
+        *,
+        sessions: list[SessionConfig] | None = None,
+        exit_when_done: bool | None = None,
+    ) -> None:
+        self.app = app
+        config = app.config
+        self.sessions = [s for s in (config.core.sessions if sessions is None else sessions) if s.enabled]
+        kernel_cfg = config.core.kernel
+        self.exit_when_done = kernel_cfg.exit_when_done if exit_when_done is None else exit_when_done
+        self.grace_seconds = kernel_cfg.grace_seconds
+        self.bus = Bus(kernel_cfg.bus_buffer)
+        self.stats = Stats()
+        self.engine_sessions: dict[str, EngineSession] = {}
+        self.stopped_by_signal = False
+
+    @property
+    def sinks(self) -> list[Sink]:
+        return self.app.registry.sinks
+
+    async def _run_sink(self, sink: Sink, sub: Subscription, done: anyio.Event,
+                        *, task_status: TaskStatus[None]) -> None:
+        with structlog.contextvars.bound_contextvars(plugin=sink.name):
+            try:
+                await supervise(f"sink {sink.name}", partial(_call_run, sink.run, sub),
+                                task_status=task_status)
+            finally:
+                done.set()
+
+    async def _run_session(self, cfg: SessionConfig, *, task_status: TaskStatus[None]) -> None:
+        engine = self.app.registry.engines[cfg.engine]
+        session = engine.create_session(cfg)
+        self.engine_sessions[cfg.name] = session
+        ctx = KernelSessionContext(self, cfg)
+        with structlog.contextvars.bound_contextvars(session=cfg.name, engine=cfg.engine):
+            log.info("session starting", source=cfg.source)
+            await supervise(f"session {cfg.name}", partial(_call_run, session.run, ctx),
+                            task_status=task_status)
+            log.info("session ended")
+
+    async def run(self, stop: anyio.Event, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        subscriptions = [(sink, self.bus.subscribe(sink.name, sink.events, overflow=sink.overflow))
+                         for sink in self.sinks]
+        sinks_done = [anyio.Event() for _ in subscriptions]
+        sessions_done = anyio.Event()
+        session_scope = anyio.CancelScope()
+
+        async def run_sessions(*, task_status: TaskStatus[None]) -> None:
+            try:
+                with session_scope:
+                    async with anyio.create_task_group() as sessions_tg:
+                        for cfg in self.sessions:
+                            await sessions_tg.start(self._run_session, cfg)
+                        task_status.started()
+            finally:
+                sessions_done.set()
+
+        async with anyio.create_task_group() as tg:
+            for (sink, sub), done in zip(subscriptions, sinks_done):
+                await tg.start(self._run_sink, sink, sub, done)
+            await tg.start(run_sessions)
+            log.info("kernel ready", sessions=len(self.sessions), sinks=[s.name for s in self.sinks])
+            task_status.started()
+
+            await _first_of(stop.wait, sessions_done.wait if self.exit_when_done else None)
+            self.stopped_by_signal = stop.is_set()
+            session_scope.cancel()
+            await sessions_done.wait()
+            self.bus.close()  # stop intake; sinks see end of stream after what is buffered
+            log.info("intake stopped", events=self.stats.events_total,
+                     reason="signal" if self.stopped_by_signal else "sources ended")
+
+            all_sinks_done = partial(_wait_all, sinks_done)
+            if not self.stopped_by_signal:
+                await _first_of(all_sinks_done, stop.wait)
+            if not all(d.is_set() for d in sinks_done):
+                self.stopped_by_signal = True
+                for sink in self.sinks:
+                    sink.begin_shutdown()
+                with anyio.move_on_after(self.grace_seconds) as grace:
+                    await all_sinks_done()
+                if grace.cancelled_caught:
+                    log.warning("grace period over, stopping with work in flight",
+                                grace_seconds=self.grace_seconds)
+            tg.cancel_scope.cancel()
+        log.info("kernel stopped", events=self.stats.events_total)
+
+    def summary(self) -> dict[str, Any]:
+        result: dict[str, Any] = {"events": self.stats.events_total}
+        for sink in self.sinks:
+            summary = getattr(sink, "summary", None)
+            if summary is not None:
+                result[sink.name] = summary()
+        return result
+
+
+async def _call_run(method: Any, arg: Any, task_status: TaskStatus[None]) -> None:
+    await method(arg, task_status=task_status)
+
+
+async def _wait_all(events: list[anyio.Event]) -> None:
+    for event in events:
+        await event.wait()
+
+
+async def _first_of(*waits: Any) -> None:
+    """Return as soon as one of the given ``async`` callables returns (``None`` ones are skipped)."""
+    async with anyio.create_task_group() as tg:
+        async def wait_then_cancel(fn: Any) -> None:
+            await fn()
+            tg.cancel_scope.cancel()
+
+        for fn in waits:
+            if fn is not None:
+                tg.start_soon(wait_then_cancel, fn)

@@ -1,0 +1,82 @@
+"""The registry that hooks fill: event types, config sections, engines, sinks, commands.
+
+Each registration remembers the plugin it came from, for ``python -m core plugins``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import defaultdict
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from core.config import Config, ConfigSection
+from core.engine import EngineType
+from core.events import Envelope, EventTypes
+
+if TYPE_CHECKING:
+    from core.app import App
+    from core.sink import Sink
+
+
+class Command(msgspec.Struct, frozen=True):
+    """A ``python -m core`` sub-command contributed by a plugin.
+
+    ``add_arguments(parser)`` declares its arguments; ``run(args, app)`` returns the exit
+    status (it may be ``async``; the CLI runs it with anyio). ``needs_config`` false means it
+    runs even when the config is broken (e.g. a receiver).
+    """
+
+    name: str
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace, App], Any]
+    needs_config: bool = True
+
+
+class Registry:
+    def __init__(self) -> None:
+        self.event_types = EventTypes()
+        self.config_sections: dict[str, ConfigSection] = {}
+        self.engines: dict[str, EngineType] = {}
+        self.sinks: list[Sink] = []
+        self.commands: dict[str, Command] = {}
+        #: plugin name -> what it registered, e.g. ``["engine WEBJS", "command receive"]``.
+        self.provided: dict[str, list[str]] = defaultdict(list)
+        #: Set by the loader while a plugin's hook runs.
+        self.current_plugin: str = "core"
+        #: The effective config, once read (for the engine and sink hooks).
+        self.config: Config | None = None
+
+    def _record(self, what: str) -> None:
+        self.provided[self.current_plugin].append(what)
+
+    def add_event_type(self, cls: type[Envelope]) -> None:
+        self.event_types.add(cls)
+        self._record(f"event {cls.__struct_config__.tag}")
+
+    def add_config_section(self, section: ConfigSection) -> None:
+        if section.name in self.config_sections or section.name in ("kernel", "log", "sessions"):
+            raise ValueError(f"config section {section.name!r} is already registered")
+        self.config_sections[section.name] = section
+        self._record(f"config [{section.name}]")
+
+    def add_engine(self, engine: EngineType) -> None:
+        if engine.name in self.engines:
+            raise ValueError(f"engine {engine.name!r} is already registered")
+        self.engines[engine.name] = engine
+        self._record(f"engine {engine.name}")
+
+    def add_sink(self, sink: Sink) -> None:
+        if any(s.name == sink.name for s in self.sinks):
+            raise ValueError(f"sink {sink.name!r} is already registered")
+        self.sinks.append(sink)
+        self._record(f"sink {sink.name}")
+
+    def add_command(self, command: Command) -> None:
+        if command.name in self.commands:
+            raise ValueError(f"command {command.name!r} is already registered")
+        self.commands[command.name] = command
+        self._record(f"command {command.name}")
