@@ -7,6 +7,7 @@ import argparse
 import signal
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -73,9 +74,12 @@ async def _replay(args: argparse.Namespace, app: App) -> int:
     if args.engine not in app.registry.engines:
         known = ", ".join(sorted(app.registry.engines))
         raise ConfigError(f"--engine: unknown engine {args.engine!r} (known: {known})")
+    recording = Path(args.file).expanduser().resolve()
+    if not recording.is_file():
+        raise ConfigError(f"replay: no such file {args.file!r}")
     try:
         session = SessionConfig(name=args.session, engine=args.engine, source="replay",
-                                replay=str(args.file), pace=args.pace, me_id=args.me_id,
+                                replay=str(recording), pace=args.pace, me_id=args.me_id,
                                 me_lid=args.me_lid)
     except (ValueError, TypeError, msgspec.ValidationError) as exc:
         raise ConfigError(str(exc)) from None

@@ -27,16 +27,24 @@ from core import builtin_commands
 log = get_logger("core.cli")
 
 
-def _global_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", metavar="PATH",
+def _global_options(parser: argparse.ArgumentParser, *, after_command: bool = False) -> None:
+    """The options every command shares. They may also follow the command
+    (``check-config --config x.toml``): there they default to ``SUPPRESS``, so that an option
+    given before the command is not overwritten by the sub-parser's default."""
+
+    def default(value: Any) -> Any:
+        return argparse.SUPPRESS if after_command else value
+
+    parser.add_argument("--config", metavar="PATH", default=default(None),
                         help="config file (default: $HOOKWIRE_CONFIG, else config/default.toml)")
-    parser.add_argument("--log-format", choices=["auto", "console", "json"],
+    parser.add_argument("--log-format", choices=["auto", "console", "json"], default=default(None),
                         help="log format (default: the config's; auto = console on a TTY, else JSON)")
-    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
+                        default=default(None))
     parser.add_argument("--strict-plugins", action="store_true",
-                        default=os.environ.get("HOOKWIRE_STRICT_PLUGINS", "") not in ("", "0"),
+                        default=default(os.environ.get("HOOKWIRE_STRICT_PLUGINS", "") not in ("", "0")),
                         help="a plugin that fails to load stops start-up ($HOOKWIRE_STRICT_PLUGINS)")
-    parser.add_argument("--block-plugin", action="append", metavar="NAME", default=[],
+    parser.add_argument("--block-plugin", action="append", metavar="NAME", default=default([]),
                         help="do not load this plugin (entry-point or distribution name); "
                              "repeatable; also $HOOKWIRE_BLOCK_PLUGINS=a,b")
 
@@ -50,16 +58,41 @@ def build_parser(commands: dict[str, Command]) -> argparse.ArgumentParser:
     _global_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for command in commands.values():
-        command_parser = sub.add_parser(command.name, help=command.help, description=command.help)
+        # "resolve": a command's own option of the same name wins over the shared one
+        command_parser = sub.add_parser(command.name, help=command.help, description=command.help,
+                                        conflict_handler="resolve")
+        _global_options(command_parser, after_command=True)
         command.add_arguments(command_parser)
     return parser
 
 
+class _ParserExit(Exception):
+    def __init__(self, status: int) -> None:
+        self.status = status
+
+
+def _parse(parse: Any, argv: list[str]) -> Any:
+    """Run an argparse call; ``--help``, ``--version`` and usage errors exit through
+    :class:`_ParserExit` so that ``main`` returns their status instead of raising."""
+    try:
+        return parse(argv)
+    except SystemExit as exc:
+        code = exc.code
+        raise _ParserExit(code if isinstance(code, int) else (0 if code is None else 2)) from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _main(argv)
+    except _ParserExit as exc:
+        return exc.status
+
+
+def _main(argv: list[str]) -> int:
     pre = argparse.ArgumentParser(add_help=False)
     _global_options(pre)
-    early, _ = pre.parse_known_args(argv)
+    early, _ = _parse(pre.parse_known_args, argv)
     configure_logging(early.log_format or "auto", early.log_level or "info")
     block = [*early.block_plugin,
              *filter(None, (b.strip() for b in os.environ.get("HOOKWIRE_BLOCK_PLUGINS", "").split(",")))]
@@ -71,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = {c.name: c for c in builtin_commands.commands()}
     for name, command in app.registry.commands.items():
         commands.setdefault(name, command)
-    args = build_parser(commands).parse_args(argv)
+    args = _parse(build_parser(commands).parse_args, argv)
     command = commands[args.command or "run"]
     if command.needs_config:
         try:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+import types
+import typing
 from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -161,18 +163,31 @@ def load_config(
     core = convert(core_raw, CoreConfig, str(path), "")
     if environ.get("HOOKWIRE_WORKER_ID"):
         core.kernel.worker_id = environ["HOOKWIRE_WORKER_ID"]
-    names = [s.name for s in core.sessions]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise ConfigError(f"{path}: sessions: the session name {duplicates[0]!r} is used twice")
+    seen: set[str] = set()
+    for index, session in enumerate(core.sessions):
+        if session.name in seen:
+            raise ConfigError(f"{path}: sessions[{index}].name: session names must be unique, "
+                              f"{session.name!r} is used twice")
+        seen.add(session.name)
+        if session.replay:  # relative to the config file; must exist before anything starts
+            replay = Path(session.replay).expanduser()
+            replay = replay if replay.is_absolute() else path.parent.resolve() / replay
+            if session.source == "replay" and not replay.is_file():
+                raise ConfigError(f"{path}: sessions[{index}].replay: no such file {str(replay)!r}")
+            session.replay = str(replay)
     values: dict[str, Any] = {}
     for section in sections:
         section_raw = raw.get(section.name, section.default)
-        if section.from_env is not None:
-            section_raw = section.from_env(section_raw, environ)
-        value = convert(section_raw, section.type, str(path), section.name)
-        if section.check is not None:
-            section.check(value, event_names)
+        try:
+            if section.from_env is not None:
+                section_raw = section.from_env(section_raw, environ)
+            value = convert(section_raw, section.type, str(path), section.name)
+            if section.check is not None:
+                section.check(value, event_names)
+        except ConfigError:
+            raise
+        except Exception as exc:  # a plugin's hook must not turn a bad value into a traceback
+            raise ConfigError(f"{path}: {section.name}: {type(exc).__name__}: {exc}") from None
         values[section.name] = value
     return Config(core=core, sections=values, path=str(path), base_dir=str(path.parent.resolve()))
 
@@ -182,14 +197,15 @@ def convert(raw: Any, type_: Any, source: str, prefix: str) -> Any:
     try:
         return msgspec.convert(raw, type_)
     except msgspec.ValidationError as exc:
-        raise ConfigError(describe_validation_error(exc, raw, source, prefix)) from None
+        raise ConfigError(describe_validation_error(exc, raw, source, prefix, type_)) from None
 
 
 _AT = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
 _UNKNOWN = re.compile(r"unknown field `(?P<field>[^`]+)`")
 
 
-def describe_validation_error(exc: Exception, raw: Any, source: str, prefix: str) -> str:
+def describe_validation_error(exc: Exception, raw: Any, source: str, prefix: str,
+                              type_: Any = Any) -> str:
     match = _AT.match(str(exc))
     assert match is not None  # the pattern matches any text
     message, path = match["msg"], match["path"] or ""
@@ -197,9 +213,13 @@ def describe_validation_error(exc: Exception, raw: Any, source: str, prefix: str
     if unknown:
         path = f"{path}.{unknown['field']}"
         message = f"unknown key `{unknown['field']}`"
-    full_path = f"{prefix}{path}" if prefix else path.lstrip(".")
-    found = lookup(raw, path)
+    shown, found, leaf_type = _walk(raw, type_, path)
+    full_path = f"{prefix}{shown}" if prefix else shown.lstrip(".")
     detail = message[0].lower() + message[1:] if message else "invalid value"
+    allowed = [v for m in _members(leaf_type) if typing.get_origin(m) is Literal
+               for v in typing.get_args(m)]
+    if allowed and not unknown:
+        detail += f" (expected one of {', '.join(map(repr, allowed))})"
     text = f"{source}: {full_path or '<top level>'}: {detail}"
     if found is not _MISSING and not unknown:
         text += f" (found {found!r})"
@@ -207,18 +227,71 @@ def describe_validation_error(exc: Exception, raw: Any, source: str, prefix: str
 
 
 _MISSING = object()
-_STEP = re.compile(r"\.([A-Za-z0-9_\-]+)|\[(\d+)\]|\[\"([^\"]*)\"\]")
+# msgspec error paths: ``.field``, ``[0]``, and ``[...]`` for "some value of a table".
+_STEP = re.compile(r"\.([^.\[\]]+)|\[(\d+)\]|(\[\.\.\.\])")
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 
-def lookup(raw: Any, path: str) -> Any:
-    """The raw value at a msgspec error path such as ``.webhooks[0].url``."""
-    node = raw
-    for key, index, quoted in _STEP.findall(path):
+def _members(type_: Any) -> tuple[Any, ...]:
+    """The members of a union such as ``str | None``, or the type itself."""
+    if typing.get_origin(type_) in (typing.Union, types.UnionType):
+        return typing.get_args(type_)
+    return (type_,)
+
+
+def _container(type_: Any, node: Any) -> Any:
+    """The member of a union that the raw ``node`` (a table or an array) was converted to."""
+    for member in _members(type_):
+        origin = typing.get_origin(member) or member
+        is_struct = isinstance(origin, type) and issubclass(origin, msgspec.Struct)
+        if isinstance(node, dict) and (origin is dict or is_struct):
+            return member
+        if isinstance(node, list) and origin in (list, tuple, set, frozenset):
+            return member
+    return Any
+
+
+def _walk(raw: Any, type_: Any, path: str) -> tuple[str, Any, Any]:
+    """Follow a msgspec error path through the raw value and its type: the readable path
+    (a table's key instead of ``[...]``), the raw value found there and its expected type."""
+    node, shown = raw, ""
+    for key, index, any_value in _STEP.findall(path):
+        type_ = _container(type_, node)
+        args = typing.get_args(type_)
+        if key:
+            if isinstance(type_, type) and issubclass(type_, msgspec.Struct):
+                fields = {f.encode_name: f.type for f in msgspec.structs.fields(type_)}
+                type_ = fields.get(key, Any)
+            else:
+                type_ = args[1] if len(args) == 2 else Any
+            shown += f".{key}"
+            node = node.get(key, _MISSING) if isinstance(node, dict) else _MISSING
+        elif index:
+            type_ = args[0] if args else Any
+            shown += f"[{index}]"
+            node = node[int(index)] if isinstance(node, list) and int(index) < len(node) else _MISSING
+        elif any_value:
+            type_ = args[1] if len(args) == 2 else Any
+            bad = _first_bad_item(node, type_)
+            if bad is _MISSING:
+                return shown + any_value, node, type_
+            shown += f".{bad}" if _BARE_KEY.fullmatch(str(bad)) else f"[{str(bad)!r}]"
+            node = node[bad]
+        if node is _MISSING:
+            return shown, _MISSING, type_
+    return shown, node, type_
+
+
+def _first_bad_item(table: Any, value_type: Any) -> Any:
+    """The first key of ``table`` whose value does not convert to ``value_type``."""
+    if not isinstance(table, dict):
+        return _MISSING
+    for key, value in table.items():
         try:
-            node = node[int(index)] if index else node[key or quoted]
-        except (KeyError, IndexError, TypeError):
-            return _MISSING
-    return node
+            msgspec.convert(value, value_type)
+        except msgspec.ValidationError:
+            return key
+    return _MISSING
 
 
 SECRET_KEY = re.compile(r"(secret|hmac_key|password|api_key|token|authorization)", re.I)

@@ -118,8 +118,10 @@ class EventTypes:
         self._decoder: msgspec.json.Decoder | None = None
 
     def add(self, cls: type[Envelope]) -> None:
+        if not (isinstance(cls, type) and issubclass(cls, Envelope)):
+            raise TypeError(f"{cls!r} is not a tagged Envelope subclass")
         name = cls.__struct_config__.tag
-        if not isinstance(name, str) or not issubclass(cls, Envelope):
+        if not isinstance(name, str):
             raise TypeError(f"{cls!r} is not a tagged Envelope subclass")
         if name in self._by_name and self._by_name[name] is not cls:
             raise ValueError(f"event name {name!r} is already registered")

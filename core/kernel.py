@@ -11,6 +11,7 @@ what is in flight; otherwise they run until every delivery is final.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -25,7 +26,7 @@ from core.engine import Emission, EngineSession
 from core.events import Envelope, Me, environment, make_event
 from core.logging import get_logger
 from core.sink import Sink
-from core.supervisor import supervise
+from core.supervisor import Backoff, supervise
 
 log = get_logger(__name__)
 
@@ -73,8 +74,11 @@ class Kernel:
         *,
         sessions: list[SessionConfig] | None = None,
         exit_when_done: bool | None = None,
+        restart_backoff: Callable[[], Backoff] = Backoff,
     ) -> None:
         self.app = app
+        #: Makes the backoff of each supervised unit (tests pass a tiny one).
+        self.restart_backoff = restart_backoff
         config = app.config
         self.sessions = [s for s in (config.core.sessions if sessions is None else sessions) if s.enabled]
         kernel_cfg = config.core.kernel
@@ -94,19 +98,32 @@ class Kernel:
         with structlog.contextvars.bound_contextvars(plugin=sink.name):
             try:
                 await supervise(f"sink {sink.name}", partial(_call_run, sink.run, sub),
-                                task_status=task_status)
+                                backoff=self.restart_backoff(), task_status=task_status)
+                if not self.bus.closed:
+                    log.warning("sink returned before the bus closed, unsubscribed")
             finally:
+                # Leave the bus: a sink that is done must not hold a ``block`` publisher back,
+                # and its stream must be closed, not left to the garbage collector.
+                sub.close()
                 done.set()
 
     async def _run_session(self, cfg: SessionConfig, *, task_status: TaskStatus[None]) -> None:
         engine = self.app.registry.engines[cfg.engine]
-        session = engine.create_session(cfg)
-        self.engine_sessions[cfg.name] = session
         ctx = KernelSessionContext(self, cfg)
+
+        async def run_session(task_status: TaskStatus[None]) -> None:
+            # Built under supervision: an engine that fails to build one session is logged and
+            # retried like a crash, and never takes the other sessions down. Built once: a
+            # restart re-runs the same object (a replay resumes where it was).
+            session = self.engine_sessions.get(cfg.name)
+            if session is None:
+                session = self.engine_sessions[cfg.name] = engine.create_session(cfg)
+            await session.run(ctx, task_status=task_status)
+
         with structlog.contextvars.bound_contextvars(session=cfg.name, engine=cfg.engine):
             log.info("session starting", source=cfg.source)
-            await supervise(f"session {cfg.name}", partial(_call_run, session.run, ctx),
-                            task_status=task_status)
+            await supervise(f"session {cfg.name}", run_session,
+                            backoff=self.restart_backoff(), task_status=task_status)
             log.info("session ended")
 
     async def run(self, stop: anyio.Event, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:

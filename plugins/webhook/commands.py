@@ -1,0 +1,189 @@
+"""CLI commands of the webhook plugin: ``receive``, ``deliveries``, ``endpoints``.
+
+``deliveries`` and ``endpoints`` work on the store file directly, also while the service runs
+(SQLite WAL); the running service notices re-sends and re-enabled endpoints within a second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import signal
+import sys
+from datetime import datetime
+from typing import Any
+
+import anyio
+import msgspec
+
+from core.app import App
+from core.config import ConfigError
+from core.events import encoder
+from core.logging import get_logger
+from core.registry import Command
+from plugins.webhook.http import redact_url
+from plugins.webhook.receiver import ReceiverOptions, start_receiver
+from plugins.webhook.sink import open_store
+from plugins.webhook.sqlite_store import now_ms
+from plugins.webhook.store import STATUSES, DeliveryFilter
+
+log = get_logger("plugins.webhook.cli")
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
+
+
+def parse_since(text: str) -> int:
+    """``--since``: a duration back from now (``90s``, ``15m``, ``2h``, ``7d``) or an ISO time."""
+    match = _DURATION.match(text.strip())
+    if match:
+        seconds = float(match[1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match[2]]
+        return now_ms() - int(seconds * 1000)
+    try:
+        return int(datetime.fromisoformat(text).timestamp() * 1000)
+    except ValueError:
+        raise ConfigError(f"--since: expected a duration like 15m/2h/7d or an ISO time, found {text!r}") from None
+
+
+def _iso(ms: int | None) -> str:
+    return "-" if ms is None else datetime.fromtimestamp(ms / 1000).isoformat(timespec="seconds")
+
+
+# -- receive ---------------------------------------------------------------------------------
+
+def _receive_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--hmac-key", help="check X-Webhook-Hmac with this key")
+    parser.add_argument("--secret", help="check Standard Webhooks signatures (whsec_…)")
+    parser.add_argument("--fail-rate", type=float, default=0.0, help="share of requests that fail")
+    parser.add_argument("--status", type=int, help="status of failing requests (alone: of all)")
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds before answering")
+
+
+async def _receive(args: argparse.Namespace, app: App) -> int:
+    if not 0 <= args.fail_rate <= 1:
+        raise ConfigError(f"--fail-rate: expected a number in [0, 1], found {args.fail_rate}")
+    options = ReceiverOptions(hmac_key=args.hmac_key, secret=args.secret, fail_rate=args.fail_rate,
+                              status=args.status, delay=args.delay, verbose=True)
+    try:
+        runner, port = await start_receiver(options, args.host, args.port)
+    except OSError as exc:
+        raise ConfigError(f"--port: cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
+    log.info("receiver listening", url=f"http://{args.host}:{port}/", hmac=bool(args.hmac_key),
+             standard_webhooks=bool(args.secret), fail_rate=args.fail_rate, status=args.status)
+    try:
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for _ in signals:
+                break
+    finally:
+        with anyio.CancelScope(shield=True):
+            await runner.cleanup()
+    return 0
+
+
+# -- deliveries ------------------------------------------------------------------------------
+
+def _deliveries_args(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    lister = sub.add_parser("list", help="list deliveries")
+    lister.add_argument("--status", choices=STATUSES)
+    lister.add_argument("--session")
+    lister.add_argument("--event", help="event name")
+    lister.add_argument("--endpoint", help="endpoint name or URL")
+    lister.add_argument("--since", help="15m, 2h, 7d or an ISO time")
+    lister.add_argument("--limit", type=int, default=100)
+    lister.add_argument("--json", action="store_true", help="one JSON object per line")
+    show = sub.add_parser("show", help="one delivery with every attempt")
+    show.add_argument("id")
+    show.add_argument("--json", action="store_true")
+    retry = sub.add_parser("retry", help="re-send deliveries by id, or every dead one (--status dead)")
+    retry.add_argument("ids", nargs="*")
+    retry.add_argument("--status", choices=["dead"])
+    retry.add_argument("--since")
+
+
+async def _deliveries(args: argparse.Namespace, app: App) -> int:
+    store = open_store(app.config)
+    await store.open()
+    try:
+        if args.action == "list":
+            flt = DeliveryFilter(status=args.status, session=args.session, event=args.event,
+                                 endpoint=args.endpoint, limit=args.limit,
+                                 since=parse_since(args.since) if args.since else None)
+            for row in await store.list_deliveries(flt):
+                row.url = redact_url(row.url)
+                if args.json:
+                    print(encoder.encode(row).decode())
+                else:
+                    print(f"{row.id}  {row.status:<9} {row.event_name:<20} {row.session:<10} "
+                          f"attempts={row.attempts} last={row.last_status or row.last_error or '-'}  "
+                          f"next={_iso(row.next_attempt_at) if row.status == 'pending' else '-'}  {row.url}")
+            return 0
+        if args.action == "show":
+            found = await store.get_delivery(args.id)
+            if found is None:
+                print(f"hookwire: no delivery {args.id!r}", file=sys.stderr)
+                return 1
+            row, attempts = found
+            row.url = redact_url(row.url)
+            data: dict[str, Any] = {**msgspec.structs.asdict(row),
+                                    "attempt_log": [msgspec.structs.asdict(a) for a in attempts]}
+            text = encoder.encode(data)
+            print((text if args.json else msgspec.json.format(text, indent=2)).decode())
+            return 0
+        if not args.ids and args.status != "dead":
+            raise ConfigError("deliveries retry: give delivery ids, or --status dead")
+        if args.ids:
+            count = await store.retry(args.ids, None)
+        else:
+            count = await store.retry(None, DeliveryFilter(
+                status="dead", since=parse_since(args.since) if args.since else None))
+        print(f"{count} deliveries queued for re-sending")
+        return 0 if count or not args.ids else 1
+    finally:
+        await store.close()
+
+
+# -- endpoints -------------------------------------------------------------------------------
+
+def _endpoints_args(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    lister = sub.add_parser("list", help="endpoints with their health")
+    lister.add_argument("--json", action="store_true")
+    enable = sub.add_parser("enable", help="re-enable a disabled or paused endpoint")
+    enable.add_argument("endpoint", help="endpoint name or URL")
+
+
+async def _endpoints(args: argparse.Namespace, app: App) -> int:
+    store = open_store(app.config)
+    await store.open()
+    try:
+        if args.action == "list":
+            for row in await store.endpoints():
+                row.url = redact_url(row.url)
+                if args.json:
+                    print(encoder.encode(row).decode())
+                else:
+                    print(f"{row.endpoint:<24} {row.state:<8} failures={row.consecutive_failures} "
+                          f"pending={row.pending} dead={row.dead} last_success={_iso(row.last_success_at)} "
+                          f"{row.reason or ''}  {row.url}")
+            return 0
+        count = await store.enable_endpoint(args.endpoint)  # type: ignore[attr-defined]
+        if count < 0:
+            print(f"hookwire: no endpoint {args.endpoint!r} (see `endpoints list`)", file=sys.stderr)
+            return 1
+        print(f"endpoint {args.endpoint} enabled; {count} held deliveries queued")
+        return 0
+    finally:
+        await store.close()
+
+
+def commands() -> list[Command]:
+    return [
+        Command("receive", "run a local webhook receiver that logs, checks signatures, misbehaves",
+                _receive_args, _receive, needs_config=False),
+        Command("deliveries", "list, show and re-send deliveries in the store", _deliveries_args,
+                _deliveries),
+        Command("endpoints", "list endpoints with their health; re-enable one", _endpoints_args,
+                _endpoints),
+    ]

@@ -1,0 +1,30 @@
+"""The webhook plugin's hooks: its config sections, its sink and its commands."""
+
+from __future__ import annotations
+
+from core import hookimpl
+from core.config import ConfigSection
+from core.registry import Registry
+from plugins.webhook.commands import commands
+from plugins.webhook.config import DeliveryConfig, WebhookConfig, check_webhooks, webhooks_from_env
+from plugins.webhook.sink import WebhookSink
+
+
+@hookimpl
+def hookwire_register_config_sections(registry: Registry) -> None:
+    registry.add_config_section(ConfigSection(
+        name="webhooks", type=list[WebhookConfig], default=[], from_env=webhooks_from_env,
+        check=check_webhooks))
+    registry.add_config_section(ConfigSection(name="delivery", type=DeliveryConfig, default={}))
+
+
+@hookimpl
+def hookwire_register_sinks(registry: Registry) -> None:
+    assert registry.config is not None
+    registry.add_sink(WebhookSink(registry.config))
+
+
+@hookimpl
+def hookwire_register_commands(registry: Registry) -> None:
+    for command in commands():
+        registry.add_command(command)
