@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import time
@@ -14,10 +15,11 @@ import anyio
 import msgspec
 
 from core.app import App
-from core.config import ConfigError, SessionConfig, masked
+from core.config import ConfigError, SessionConfig, config_path, masked
 from core.events import encoder, environment, make_event
 from core.kernel import Kernel
 from core.logging import get_logger
+from core.plugins import PluginLoadError
 from core.registry import Command
 
 log = get_logger("core.cli")
@@ -146,6 +148,12 @@ def _plugins_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _plugins(args: argparse.Namespace, app: App) -> int:
+    # Runs even when the config is broken (that is when one most needs this list): engines
+    # and sinks, registered once the config is read, are then left out, with a note.
+    try:
+        app.load_config(config_path(args.config, os.environ))
+    except (ConfigError, PluginLoadError) as exc:
+        print(f"# config not loaded, engines and sinks not listed: {exc}", file=sys.stderr)
     for info in app.plugins:
         provided = app.registry.provided.get(info.name, [])
         if args.json:
@@ -184,7 +192,7 @@ def commands() -> list[Command]:
         Command("translate", "translate native records to envelopes, one JSON line per input line",
                 _translate_args, _translate),
         Command("plugins", "list the plugins that loaded and what they registered", _plugins_args,
-                _plugins),
+                _plugins, needs_config=False),
         Command("check-config", "validate the config and print it, secrets masked",
                 _check_config_args, _check_config),
     ]

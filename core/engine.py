@@ -50,9 +50,10 @@ class SessionContext(Protocol):
     engine: str
     config: SessionConfig
 
-    async def emit(self, emission: Emission, me: Me | None = None) -> Envelope:
+    async def emit(self, emission: Emission, me: Me | None = None) -> Envelope | None:
         """Wrap ``emission`` in an envelope (id, timestamp, me, metadata, environment) and
-        publish it on the bus. Waits when a ``block`` subscriber is full (backpressure)."""
+        publish it on the bus. Waits when a ``block`` subscriber is full (backpressure).
+        An unregistered event name is logged and dropped (``None``)."""
         ...
 
 

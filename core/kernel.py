@@ -34,6 +34,7 @@ log = get_logger(__name__)
 class Stats:
     def __init__(self) -> None:
         self.events_in: Counter[tuple[str, str]] = Counter()  # (event name, engine)
+        self.unknown_events = 0
 
     @property
     def events_total(self) -> int:
@@ -51,7 +52,13 @@ class KernelSessionContext:
         self._env = environment(config.engine, kernel.app.config.core.kernel.worker_id)
         self._me = Me(id=config.me_id, pushName=config.me_push_name) if config.me_id else None
 
-    async def emit(self, emission: Emission, me: Me | None = None) -> Envelope:
+    async def emit(self, emission: Emission, me: Me | None = None) -> Envelope | None:
+        if emission.name not in self.kernel.app.registry.event_types:
+            # An engine bug, not bad input: log and count it, never crash-loop on one record.
+            self.kernel.stats.unknown_events += 1
+            log.error("engine emitted an unregistered event name, dropped", event_name=emission.name,
+                      unknown_events=self.kernel.stats.unknown_events)
+            return None
         event = make_event(
             self.kernel.app.registry.event_types,
             emission.name,

@@ -45,7 +45,9 @@ def configure_logging(fmt: str = "auto", level: str = "info", stream: TextIO | N
         exc = []
     shared = _shared_processors()
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        # filter_by_level first: a filtered-out call costs a level check, not the whole chain.
+        processors=[structlog.stdlib.filter_by_level, *shared,
+                    structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         # Not cached: structlog.testing.capture_logs() must see every logger.

@@ -1,0 +1,1 @@
+"""A hookwire plugin that cannot be imported (see ``plugin``)."""
