@@ -1,0 +1,1 @@
+"""The NOWEB engine: Baileys events → WAHA events (``engine-mapping.md`` §7)."""

@@ -116,7 +116,7 @@ class EndpointWorker:
         self._wake = anyio.Event()
 
     async def run(self) -> None:
-        prefetch = self.hook.concurrency * 2
+        prefetch = max(32, self.hook.concurrency * 4)
         send, receive = anyio.create_memory_object_stream[ClaimedDelivery](prefetch)
         async with anyio.create_task_group() as tg:
             for _ in range(self.hook.concurrency):
@@ -134,8 +134,9 @@ class EndpointWorker:
                         if wait > 0 or self.in_flight:
                             await self._wait(wait if wait > 0 else IDLE_POLL_SECONDS)
                             continue
-                    room = 1 if paused else prefetch - send.statistics().current_buffer_used
-                    claimed = await self.store.claim_due(self.endpoint, now_ms(), max(room, 1),
+                    # Claim a whole batch even while the queue is still full: sending it then
+                    # waits for room, so senders never starve while the store is asked again.
+                    claimed = await self.store.claim_due(self.endpoint, now_ms(), 1 if paused else prefetch,
                                                          self.hook.ordering == "chat")
                     for delivery in claimed:
                         if self.stopping:
