@@ -22,7 +22,7 @@ class Payload(msgspec.Struct, kw_only=True, omit_defaults=False):
 class Media(Payload):
     url: str | None = None
     filename: str | None = None
-    mimetype: str | None = None
+    mimetype: str | None | UnsetType = None
     error: Any | UnsetType = UNSET
 
 
@@ -71,7 +71,7 @@ class MessagePayload(Payload):
 
 
 class ReactionBody(Payload):
-    text: str = ""
+    text: str | UnsetType = ""
     messageId: str | None = None
 
 
@@ -89,7 +89,7 @@ class ReactionPayload(Payload):
 class RevokedPayload(Payload):
     after: MessagePayload | None = None
     before: MessagePayload | None = None
-    revokedMessageId: str | None = None
+    revokedMessageId: str | None | UnsetType = None
     data: Any | UnsetType = field(default=UNSET, name="_data")
 
 
@@ -128,14 +128,14 @@ class GroupParticipant(Payload):
 class GroupV2ParticipantsPayload(Payload):
     group: GroupId
     type: str | None | UnsetType = UNSET
-    timestamp: int | float | None = None
+    timestamp: int | float | None | UnsetType = None
     participants: list[GroupParticipant] = field(default_factory=list)
     data: Any | UnsetType = field(default=UNSET, name="_data")
 
 
 class GroupV2LeavePayload(Payload):
     group: GroupId
-    timestamp: int | float | None = None
+    timestamp: int | float | None | UnsetType = None
     data: Any | UnsetType = field(default=UNSET, name="_data")
 
 
