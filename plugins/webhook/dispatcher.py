@@ -96,6 +96,8 @@ class EndpointWorker:
         self.state = state
         self.failures = failures
         self.paused_until = 0.0
+        #: The one delivery a paused endpoint may be sent (its probe).
+        self.probe_id: str | None = None
         self.in_flight = 0
         self.stopping = False
         self._wake = anyio.Event()
@@ -142,6 +144,8 @@ class EndpointWorker:
                         if self.stopping:
                             await self.store.release([delivery.id])
                             continue
+                        if paused:
+                            self.probe_id = delivery.id
                         self.in_flight += 1
                         await send.send(delivery)
                     if claimed:
@@ -166,10 +170,21 @@ class EndpointWorker:
                     if self.stopping:
                         await self.store.release([delivery.id])
                         continue
+                    if self.state != "active" and delivery.id != self.probe_id:
+                        await self._hold(delivery)
+                        continue
                     with structlog.contextvars.bound_contextvars(delivery_id=delivery.id):
                         await self._attempt(delivery)
                 finally:
                     self.in_flight -= 1
+
+    async def _hold(self, delivery: ClaimedDelivery) -> None:
+        """Give back, without an attempt, a delivery claimed before the endpoint was paused
+        (the probe goes alone) or disabled (held with the endpoint's other deliveries)."""
+        await self.store.release([delivery.id])
+        if self.state == "disabled":
+            await self.store.set_endpoint(self.endpoint, self.hook.url, "disabled", "410 Gone",
+                                          self.failures, None, None)
 
     async def _attempt(self, delivery: ClaimedDelivery) -> None:
         attempt = delivery.attempts + 1

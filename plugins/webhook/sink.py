@@ -152,7 +152,8 @@ class WebhookSink:
                 continue
             events.append(StoredEvent(event.id, event.name, event.session, event.timestamp,
                                       encoder.encode(event)))
-            chat = chat_of(event)
+            # The FIFO lane of ``ordering = "chat"``: per session, as two accounts share chats.
+            chat = f"{event.session}/{chat_of(event)}"
             for hook in hooks:
                 worker = self.workers[hook.key]
                 deliveries.append(NewDelivery(

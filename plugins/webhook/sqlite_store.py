@@ -273,7 +273,8 @@ class SQLiteDeliveryStore:
                 "SELECT endpoint, url, state, reason, consecutive_failures, last_success_at,"
                 " last_failure_at FROM endpoints ORDER BY endpoint").fetchall()
             return [
-                EndpointRow(*row,
+                EndpointRow(endpoint=row[0], url=row[1], state=row[2], reason=row[3],
+                            consecutive_failures=row[4], last_success_at=row[5], last_failure_at=row[6],
                             pending=sum(counts.get((row[0], s), 0) for s in ("pending", "in_flight", "disabled")),
                             dead=counts.get((row[0], "dead"), 0))
                 for row in rows
