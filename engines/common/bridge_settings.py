@@ -16,12 +16,13 @@ session is created, and that must not fail.
   record.
 - ``HOOKWIRE_BRIDGE_LOG_LEVEL`` (the bridge's own: ``info``): ``--log-level`` of the bridge and
   its library (trace, debug, info, warn, error, fatal).
-- ``HOOKWIRE_QR_TERMINAL`` (off): ``1`` makes the bridge also draw each QR code on stderr.
+- ``HOOKWIRE_QR_TERMINAL`` (on when stderr is a terminal): ``1``/``0`` makes the bridge draw, or not, each QR code on stderr.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -66,7 +67,9 @@ class BridgeSettings(msgspec.Struct, kw_only=True):
             max_line_bytes=int(_number(env, "HOOKWIRE_BRIDGE_MAX_LINE_BYTES", default.max_line_bytes,
                                        minimum=1)),
             log_level=_choice(env, "HOOKWIRE_BRIDGE_LOG_LEVEL", LOG_LEVELS),
-            qr_terminal=env.get("HOOKWIRE_QR_TERMINAL", "") not in ("", "0", "false", "no"),
+            # A scannable QR on the terminal by default when there is one to scan it from.
+            qr_terminal=(env["HOOKWIRE_QR_TERMINAL"] not in ("", "0", "false", "no")
+                         if "HOOKWIRE_QR_TERMINAL" in env else sys.stderr.isatty()),
         )
 
 
