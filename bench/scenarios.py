@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -160,6 +161,30 @@ def translation(events: int) -> dict[str, Any]:
                 translator.translate_line(line, str(number))
             results[engine] = events / (time.perf_counter() - started)
             assert translator.bad_records == 0, f"{engine}: generated records are bad"
+    return results
+
+
+def translate_cli(root: Path, events: int) -> dict[str, Any]:
+    """``python -m core translate`` as a user runs it, on a recording of ``events`` records and
+    on one ten times smaller: records/s and peak RSS (the same RSS at both sizes = streaming)."""
+    results: dict[str, Any] = {}
+    for engine in ("WEBJS", "NOWEB"):
+        for count in (max(1, events // 10), events):
+            path = write_recording(root / f"translate-{engine}-{count}.jsonl", engine, count)
+            started = time.perf_counter()
+            proc = subprocess.Popen([sys.executable, "-m", "core", "--log-level", "error", "translate",
+                                     "--engine", engine, "--me", "11111111111@c.us", str(path)],
+                                    cwd=ROOT, stdout=subprocess.DEVNULL)
+            _, status, usage = os.wait4(proc.pid, 0)
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            if proc.returncode:
+                raise RuntimeError(f"translate failed for {engine}")
+            results[f"{engine}_{count}"] = {
+                "records_per_s": count / (time.perf_counter() - started),
+                "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+                "file_mb": round(path.stat().st_size / 2**20, 1),
+            }
+            path.unlink()
     return results
 
 
