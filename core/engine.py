@@ -9,6 +9,7 @@ know which sinks exist: they hand :class:`Emission` objects to :meth:`SessionCon
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, Protocol
 
 import msgspec
@@ -49,6 +50,8 @@ class SessionContext(Protocol):
     session: str
     engine: str
     config: SessionConfig
+    #: The kernel's data directory (``[kernel] data_dir`` or ``HOOKWIRE_DATA_DIR``).
+    data_dir: Path
 
     async def emit(self, emission: Emission, me: Me | None = None) -> Envelope | None:
         """Wrap ``emission`` in an envelope (id, timestamp, me, metadata, environment) and

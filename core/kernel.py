@@ -49,6 +49,8 @@ class KernelSessionContext:
         self.config = config
         self.session = config.name
         self.engine = config.engine
+        #: Where an engine keeps durable state of its own (a live bridge's auth state).
+        self.data_dir = kernel.app.config.data_dir
         self._env = environment(config.engine, kernel.app.config.core.kernel.worker_id)
         self._me = Me(id=config.me_id, pushName=config.me_push_name) if config.me_id else None
 

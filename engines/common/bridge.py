@@ -23,6 +23,7 @@ restart, from a timer; engine-mapping §7.7 and §12).
 
 from __future__ import annotations
 
+import os
 import signal
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -143,6 +144,10 @@ class BridgeSession:
                 raise BridgeNotRunning(f"session {self.config.name!r}: the bridge is gone") from None
 
     async def run(self, ctx: SessionContext, *, task_status: TaskStatus[None]) -> None:
+        data_dir = getattr(ctx, "data_dir", None)
+        if data_dir is not None and "HOOKWIRE_DATA_DIR" not in os.environ:
+            # The kernel's data directory (config ``[kernel] data_dir``) holds the auth state.
+            self.settings = msgspec.structs.replace(self.settings, data_dir=str(data_dir))
         ready = False
 
         def report_ready() -> None:

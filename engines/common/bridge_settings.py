@@ -1,12 +1,13 @@
 """Settings of the live bridges, read from the environment.
 
-core's ``SessionConfig`` has no bridge keys yet, so these come from environment variables. A
+core's ``SessionConfig`` has no bridge keys yet, so these come from environment variables
+(the data root also from the kernel's config). A
 bad value is logged (naming the variable) and replaced by the default: settings are read when a
 session is created, and that must not fail.
 
 - ``HOOKWIRE_NODE`` (``node``): the Node.js executable.
-- ``HOOKWIRE_DATA_DIR`` (``.hookwire``): the data root; a session's auth state is kept in
-  ``<root>/sessions/<name>/auth``.
+- ``HOOKWIRE_DATA_DIR`` (else the kernel's ``[kernel] data_dir``, ``.hookwire``): the data
+  root; a session's auth state is kept in ``<root>/sessions/<name>/auth``.
 - ``HOOKWIRE_BRIDGE_BACKOFF_INITIAL`` (``0.5``), ``HOOKWIRE_BRIDGE_BACKOFF_MAX`` (``30``),
   ``HOOKWIRE_BRIDGE_BACKOFF_RESET`` (``60``): seconds before restarting a bridge that exited,
   doubling up to the maximum; a bridge that ran ``RESET`` seconds starts over from the initial.
