@@ -111,7 +111,7 @@ async def _deliveries(args: argparse.Namespace, app: App) -> int:
                                  endpoint=args.endpoint, limit=args.limit,
                                  since=parse_since(args.since) if args.since else None)
             for row in await store.list_deliveries(flt):
-                row.url = redact_url(row.url)
+                row.url, row.endpoint = redact_url(row.url), redact_url(row.endpoint)
                 if args.json:
                     print(encoder.encode(row).decode())
                 else:
@@ -125,7 +125,7 @@ async def _deliveries(args: argparse.Namespace, app: App) -> int:
                 print(f"hookwire: no delivery {args.id!r}", file=sys.stderr)
                 return 1
             row, attempts = found
-            row.url = redact_url(row.url)
+            row.url, row.endpoint = redact_url(row.url), redact_url(row.endpoint)
             data: dict[str, Any] = {**msgspec.structs.asdict(row),
                                     "attempt_log": [msgspec.structs.asdict(a) for a in attempts]}
             text = encoder.encode(data)
@@ -160,7 +160,7 @@ async def _endpoints(args: argparse.Namespace, app: App) -> int:
     try:
         if args.action == "list":
             for row in await store.endpoints():
-                row.url = redact_url(row.url)
+                row.url, row.endpoint = redact_url(row.url), redact_url(row.endpoint)
                 if args.json:
                     print(encoder.encode(row).decode())
                 else:

@@ -190,11 +190,13 @@ def webhooks_from_env(raw: Any, environ: Mapping[str, str]) -> Any:
     if environ.get(ENV + "HMAC_KEY"):
         hook["hmac_key"] = environ[ENV + "HMAC_KEY"]
     if environ.get(ENV + "SECRET"):
-        try:
-            check_secret(environ[ENV + "SECRET"].strip())
-        except ValueError as exc:
-            raise ConfigError(f"{ENV}SECRET: {exc}") from None
-        hook["secrets"] = environ[ENV + "SECRET"].split()
+        secrets = environ[ENV + "SECRET"].split()  # space-separated: rotation
+        for secret in secrets:
+            try:
+                check_secret(secret)
+            except ValueError as exc:
+                raise ConfigError(f"{ENV}SECRET: {exc}") from None
+        hook["secrets"] = secrets
     retries: dict[str, Any] = {}
     if environ.get(ENV + "RETRIES_POLICY"):
         policy = environ[ENV + "RETRIES_POLICY"].strip().lower()

@@ -87,6 +87,8 @@ class EndpointWorker:
                  recorder: AttemptRecorder, state: str = "active", failures: int = 0) -> None:
         self.hook = hook
         self.endpoint = hook.key
+        #: What logs show: the key is the URL unless the webhook has a name (never credentials).
+        self.endpoint_shown = redact_url(hook.key)
         self.url = redact_url(hook.url)
         self.store = store
         self.http = http
@@ -160,7 +162,7 @@ class EndpointWorker:
     async def _reload_state(self) -> None:
         row = await self.store.endpoint(self.endpoint)  # type: ignore[attr-defined]
         if row is not None and row.state == "active" and self.state != "active":
-            log.info("endpoint enabled", endpoint=self.endpoint, url=self.url)
+            log.info("endpoint enabled", endpoint=self.endpoint_shown, url=self.url)
             self.state, self.failures = "active", 0
 
     async def _sender(self, queue: MemoryObjectReceiveStream[ClaimedDelivery]) -> None:
@@ -216,14 +218,14 @@ class EndpointWorker:
         if disable:
             self.state = "disabled"
             log.warning("endpoint disabled: it answered 410 Gone; pending deliveries are kept",
-                        endpoint=self.endpoint, url=self.url, status=status)
+                        endpoint=self.endpoint_shown, url=self.url, status=status)
             await self.store.set_endpoint(self.endpoint, self.hook.url, "disabled", "410 Gone",
                                           self.failures, None, stamp)
             return
         if not failed:
             if self.failures or self.state == "paused":
                 if self.state == "paused":
-                    log.info("endpoint resumed", endpoint=self.endpoint, url=self.url)
+                    log.info("endpoint resumed", endpoint=self.endpoint_shown, url=self.url)
                 self.state, self.failures = "active", 0
                 await self.store.set_endpoint(self.endpoint, self.hook.url, "active", None, 0, stamp, None)
                 self._wake.set()
@@ -233,7 +235,7 @@ class EndpointWorker:
         if threshold and self.failures >= threshold and self.state == "active":
             self.state = "paused"
             self.paused_until = time.monotonic() + self.hook.circuit_breaker.probe_seconds
-            log.warning("endpoint paused by the circuit breaker", endpoint=self.endpoint,
+            log.warning("endpoint paused by the circuit breaker", endpoint=self.endpoint_shown,
                         url=self.url, consecutive_failures=self.failures,
                         probe_seconds=self.hook.circuit_breaker.probe_seconds,
                         status=status, error=error)

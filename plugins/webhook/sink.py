@@ -102,13 +102,19 @@ class WebhookSink:
                      task_status: TaskStatus[None]) -> None:
         self.recorder = recorder = AttemptRecorder(self.store)
         known = {row.endpoint: row for row in await self.store.endpoints()}
+        configured = {hook.key for hook in self.hooks}
+        for row in known.values():
+            if row.endpoint not in configured and row.pending:
+                log.warning("deliveries kept for an endpoint that is no longer configured",
+                            endpoint=redact_url(row.endpoint), url=redact_url(row.url),
+                            deliveries=row.pending)
         for hook in self.hooks:
             row = known.get(hook.key)
             state, failures = (row.state, row.consecutive_failures) if row else ("active", 0)
             await self.store.set_endpoint(hook.key, hook.url, state,  # type: ignore[arg-type]
                                           row.reason if row else None, failures, None, None)
             self.workers[hook.key] = EndpointWorker(hook, self.store, http, recorder, state, failures)
-            log.info("webhook endpoint", endpoint=hook.key, url=redact_url(hook.url),
+            log.info("webhook endpoint", endpoint=redact_url(hook.key), url=redact_url(hook.url),
                      events=",".join(hook.events), state=state)
         async with anyio.create_task_group() as dispatch_tg:
             dispatch_tg.start_soon(recorder.run)
@@ -183,7 +189,7 @@ class WebhookSink:
         while not self.stopping.is_set():
             if self.recorder is not None:
                 await self.recorder.flush()
-            if await self.store.unfinished() == 0:
+            if await self.store.unfinished(list(self.workers)) == 0:
                 return
             with anyio.move_on_after(0.2):
                 await self.stopping.wait()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -230,10 +230,13 @@ class SQLiteDeliveryStore:
 
         return await self._run(query)
 
-    async def unfinished(self) -> int:
+    async def unfinished(self, endpoints: Collection[str] | None = None) -> int:
+        only = "" if endpoints is None else f" AND endpoint IN ({', '.join('?' * len(endpoints))})"
+
         def query(conn: sqlite3.Connection) -> int:
             return conn.execute(
-                "SELECT COUNT(*) FROM deliveries WHERE status IN ('pending', 'in_flight')"
+                f"SELECT COUNT(*) FROM deliveries WHERE status IN ('pending', 'in_flight'){only}",
+                list(endpoints or ()),
             ).fetchone()[0]
 
         return await self._run(query)

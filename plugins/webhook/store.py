@@ -8,6 +8,7 @@ Small enough that a second backend (Redis Streams) can implement it. Statuses:
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Literal, Protocol
 
 import msgspec
@@ -136,8 +137,9 @@ class DeliveryStore(Protocol):
 
     async def next_due_at(self, endpoint: str) -> int | None: ...
 
-    async def unfinished(self) -> int:
-        """Deliveries that are neither delivered, dead nor held by a disabled endpoint."""
+    async def unfinished(self, endpoints: Collection[str] | None = None) -> int:
+        """Deliveries that are neither delivered, dead nor held by a disabled endpoint (of
+        ``endpoints`` only, when given: those of webhooks no longer configured wait forever)."""
 
     async def set_endpoint(self, endpoint: str, url: str, state: EndpointState,
                            reason: str | None, failures: int, success_at: int | None,

@@ -1,4 +1,6 @@
-"""Real parts for the webhook plugin's tests (the parts themselves live in ``webhook_parts.py``).
+"""Fixtures of the webhook plugin's tests. The real parts they use live next to this file:
+``webhook_receiver.py`` (a scriptable receiver), ``webhook_service.py`` (the service in-process,
+its config, store and logs) and ``webhook_process.py`` (``python -m core`` as a subprocess).
 
 Nothing here is mocked: receivers are aiohttp servers on 127.0.0.1, the service runs either
 in-process (``App`` + ``Kernel`` with the plugin and the ``SCRIPTED`` test engine) or as a real

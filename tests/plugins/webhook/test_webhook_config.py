@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from core.events import CATALOGUE
-from webhook_parts import core_command, core_env
+from webhook_process import core_command, core_env
 
 URL = "http://127.0.0.1:9/hook"
 GLOBAL = {"WHATSAPP_HOOK_URL": URL, "WHATSAPP_HOOK_EVENTS": "message"}
@@ -91,6 +91,16 @@ def test_the_global_webhook_from_the_environment_with_colons_in_header_values(sc
         "linear", 0.5, 3)
     assert hook["timeout_seconds"] == 7
     assert hook["verify_tls"] is True  # on by default (WAHA turned it off for everyone)
+
+
+def test_several_secrets_in_the_environment_are_a_rotation(scripted_site, tmp_path):
+    first, second = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_YSBzZWNvbmQgc2VjcmV0LCBmb3Igcm90YXRpb24hISE="
+    done = check_config(scripted_site, tmp_path, env={**GLOBAL, "WHATSAPP_HOOK_SECRET": f" {first}  {second} "})
+    assert done.returncode == 0, done.stderr
+    assert effective(done.stdout)["webhooks"][0]["secrets"] == ["***", "***"]
+    assert first not in done.stdout and second not in done.stdout
+    done = check_config(scripted_site, tmp_path, env={**GLOBAL, "WHATSAPP_HOOK_SECRET": f"{first} whsec_bad!"})
+    assert done.returncode == 2 and "WHATSAPP_HOOK_SECRET: a Standard Webhooks secret is" in done.stderr
 
 
 def test_only_one_of_url_and_events_configures_no_global_webhook(scripted_site, tmp_path):

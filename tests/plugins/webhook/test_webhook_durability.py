@@ -11,14 +11,11 @@ from pathlib import Path
 
 import anyio
 
-from webhook_parts import (
-    Receiver,
+from webhook_process import core_process
+from webhook_receiver import Receiver, delayed, free_port, ok
+from webhook_service import (
     build_service,
-    core_process,
-    delayed,
-    free_port,
     message,
-    ok,
     store_file,
     watch_logs,
     write_config,

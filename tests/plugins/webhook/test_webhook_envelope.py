@@ -12,7 +12,8 @@ from collections import defaultdict
 import anyio
 
 from core import __version__
-from webhook_parts import ME, Receiver, build_service, fails_first, message
+from webhook_receiver import Receiver, fails_first
+from webhook_service import ME, build_service, message
 
 EVENT_ID = re.compile(r"^evt_[0-9abcdefghjkmnpqrstvwxyz]{26}$")
 ENVELOPE_KEYS = ["id", "timestamp", "event", "session", "metadata", "me", "payload", "engine",

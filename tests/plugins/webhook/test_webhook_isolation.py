@@ -6,24 +6,17 @@ from __future__ import annotations
 import json
 import time
 
-from webhook_parts import (
-    Receiver,
-    black_hole,
-    build_service,
-    fail,
-    message,
-    ok,
-    run_core,
-    store_statuses,
-    watch_logs,
-)
+from webhook_process import run_core
+from webhook_receiver import Receiver, black_hole, fail, ok
+from webhook_service import Service, build_service, message, store_statuses, watch_logs
 
 EVENTS = 100
 
 
-async def _time_to_deliver_all(tmp_path, name: str, healthy: Receiver, other: dict) -> tuple[float, object]:
-    """Seconds from "kernel ready" until the healthy endpoint has every event; the service is
-    then stopped the way SIGTERM does."""
+async def _time_to_deliver_all(tmp_path, name: str, healthy: Receiver, other: dict,
+                               hole: Receiver | None = None) -> tuple[float, Service, list[int | None]]:
+    """Seconds from "kernel ready" until the healthy endpoint has every event, and the answers
+    the black hole (if any) had given by then; the service is then stopped as by SIGTERM."""
     service = build_service(
         tmp_path, name=name, exit_when_done=False, kernel={"grace_seconds": 0.5},
         sessions={"default": [message(f"{n % 5}@c.us", n) for n in range(EVENTS)]},
@@ -32,25 +25,25 @@ async def _time_to_deliver_all(tmp_path, name: str, healthy: Receiver, other: di
         started = time.monotonic()
         await healthy.wait_delivered(EVENTS, "/healthy")
         elapsed = time.monotonic() - started
-    return elapsed, service
+        held = [r.answered for r in hole.requests] if hole else []
+    return elapsed, service, held
 
 
 async def test_a_black_holed_endpoint_does_not_slow_a_healthy_one(tmp_path):
     async with Receiver() as healthy, Receiver() as other, Receiver() as hole:
         hole.respond("/void", then=black_hole())
-        baseline, _ = await _time_to_deliver_all(
+        baseline, _, _ = await _time_to_deliver_all(
             tmp_path, "baseline", healthy, {"url": other.url("/other"), "events": ["message"]})
         healthy.requests.clear()
-
         with watch_logs() as logs:
-            with_hole, service = await _time_to_deliver_all(
+            with_hole, service, held = await _time_to_deliver_all(
                 tmp_path, "black-hole", healthy,
                 {"url": hole.url("/void"), "events": ["message"], "timeout_seconds": 30,
-                 "concurrency": 2})
-            # Every healthy delivery arrived while the black hole still held its two requests
-            # (its in-flight limit), none of them answered.
-            assert len(hole.requests) == 2
-            assert all(r.answered is None for r in hole.requests)
+                 "concurrency": 2}, hole)
+        # Every healthy delivery arrived while the black hole held two requests (its in-flight
+        # limit), unanswered; it got no more before the service stopped.
+        assert held == [None, None]
+        assert len(hole.requests) == 2
         assert logs.find("grace period over, stopping with work in flight")
     assert sorted(r.json()["payload"]["seq"] for r in healthy.delivered("/healthy")) == list(range(EVENTS))
     assert with_hole < 3 * baseline + 1.0, (baseline, with_hole)

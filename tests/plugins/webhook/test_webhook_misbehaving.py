@@ -8,17 +8,8 @@ import ssl
 import trustme
 
 from plugins.webhook.http import STORED_RESPONSE_CHARS
-from webhook_parts import (
-    Receiver,
-    attempts_by_url,
-    build_service,
-    delayed,
-    message,
-    ok,
-    reset,
-    streamed,
-    watch_logs,
-)
+from webhook_receiver import Receiver, delayed, ok, reset, streamed
+from webhook_service import attempts_by_url, build_service, message, watch_logs
 
 TEN_MB_IN_CHUNKS = (160, b"x" * 65536)  # 160 x 64 KiB = 10 MiB
 

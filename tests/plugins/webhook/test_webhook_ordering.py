@@ -3,7 +3,8 @@ earlier one's success or death, and other chats are not held back."""
 
 from __future__ import annotations
 
-from webhook_parts import Receiver, build_service, fails_first, message
+from webhook_receiver import Receiver, fails_first
+from webhook_service import build_service, message
 
 A, B, C = "111@c.us", "222@g.us", "333@c.us"
 

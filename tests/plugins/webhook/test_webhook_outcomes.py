@@ -8,18 +8,9 @@ import email.utils
 import json
 import time
 
-import anyio
-
-from webhook_parts import (
-    Receiver,
-    build_service,
-    fail,
-    message,
-    ok,
-    redirect,
-    run_core,
-    watch_logs,
-)
+from webhook_process import run_core
+from webhook_receiver import Receiver, fail, ok, redirect
+from webhook_service import build_service, message, watch_logs
 
 NO_BREAKER = {"failures": 0}
 
@@ -43,8 +34,10 @@ async def test_500_500_200_is_three_attempts_with_one_request_id(tmp_path):
     assert [(a["attempt"], a["status"], a["outcome"]) for a in attempts] == [
         (1, 500, "pending"), (2, 500, "pending"), (3, 200, "delivered")]
     assert {a["delivery_id"] for a in attempts} == {rx.requests[0].request_id}
-    assert all(a["event_name"] == "message" and a["url"] == rx.url() and a["error"] is None
-               and isinstance(a["duration_ms"], float) for a in attempts)
+    assert {a["event_id"] for a in attempts} == {rx.requests[0].event_id}
+    assert all(a["event_name"] == "message" and a["session"] == "default" and a["url"] == rx.url()
+               and a["error"] is None and isinstance(a["duration_ms"], float) for a in attempts)
+    assert [type(a["next_attempt_at"]) for a in attempts] == [int, int, type(None)]
 
 
 async def test_retry_after_on_429_and_503_lengthens_the_delay_up_to_the_max(tmp_path):

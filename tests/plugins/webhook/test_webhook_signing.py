@@ -12,7 +12,8 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from plugins.webhook.config import check_secret
 from plugins.webhook.signing import StandardWebhooksSigner, waha_hmac
-from webhook_parts import Receiver, build_service, fail, message, ok
+from webhook_receiver import Receiver, fail, ok
+from webhook_service import build_service, message
 
 WAHA_BODY = b'{"event":"message","session":"default","engine":"WEBJS"}'
 WAHA_HMAC = ("208f8a55dde9e05519e898b10b89bf0d0b3b0fdf11fdbf09b6b90476301b98d8"
