@@ -222,7 +222,7 @@ def describe_validation_error(exc: Exception, raw: Any, source: str, prefix: str
         detail += f" (expected one of {', '.join(map(repr, allowed))})"
     text = f"{source}: {full_path or '<top level>'}: {detail}"
     if found is not _MISSING and not unknown:
-        text += f" (found {found!r})"
+        text += f" (found {masked(found, full_path.rsplit('.', 1)[-1])!r})"
     return text
 
 

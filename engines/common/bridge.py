@@ -83,6 +83,8 @@ class BridgeSession:
         self.bridge_dir = Path(bridge_dir)
         self.command = list(command) if command is not None else None
         self.settings = settings or BridgeSettings.from_env()
+        #: Settings from the environment take the kernel's data dir unless it is set there.
+        self._data_dir_from_kernel = settings is None and "HOOKWIRE_DATA_DIR" not in os.environ
         self.translator = make_translator(config)
         self.backoff = Backoff(self.settings.backoff_initial, self.settings.backoff_max,
                                self.settings.backoff_reset)
@@ -145,7 +147,7 @@ class BridgeSession:
 
     async def run(self, ctx: SessionContext, *, task_status: TaskStatus[None]) -> None:
         data_dir = getattr(ctx, "data_dir", None)
-        if data_dir is not None and "HOOKWIRE_DATA_DIR" not in os.environ:
+        if data_dir is not None and self._data_dir_from_kernel:
             # The kernel's data directory (config ``[kernel] data_dir``) holds the auth state.
             self.settings = msgspec.structs.replace(self.settings, data_dir=str(data_dir))
         ready = False

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import aiohttp
+import anyio
 import msgspec
 from yarl import URL
 
@@ -16,6 +17,8 @@ from plugins.webhook.store import ClaimedDelivery
 
 #: Response bodies are read up to this size, then released.
 MAX_RESPONSE_BYTES = 64 * 1024
+#: Longest wait for a response body once the status has arrived (at most half the timeout).
+BODY_READ_SECONDS = 2.0
 #: What is kept of a response body in the store.
 STORED_RESPONSE_CHARS = 2048
 USER_AGENT = f"hookwire/{__version__}"
@@ -76,7 +79,7 @@ async def post(session: aiohttp.ClientSession, hook: WebhookConfig, delivery: Cl
             ssl=None if hook.verify_tls else False,
         ) as response:
             answer.status_code = response.status
-            raw = await response.content.read(MAX_RESPONSE_BYTES)
+            raw = await _read_bounded(response, hook.timeout_seconds)
             answer.response_body = raw[:STORED_RESPONSE_CHARS].decode("utf-8", "replace") or None
             if response.status in (429, 503):
                 answer.retry_after = parse_retry_after(response.headers.get("Retry-After"))
@@ -88,3 +91,22 @@ async def post(session: aiohttp.ClientSession, hook: WebhookConfig, delivery: Cl
         answer.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     answer.duration_ms = round((time.perf_counter() - started) * 1000, 3)
     return answer
+
+
+async def _read_bounded(response: aiohttp.ClientResponse, timeout: float) -> bytes:
+    """Up to ``MAX_RESPONSE_BYTES`` of the body, then the response is released (the pool's
+    connection is reused, or closed when the rest was not read). The status already decided the
+    outcome: a body that trickles or breaks off is kept as far as it came."""
+    chunks: list[bytes] = []
+    size = 0
+    with anyio.move_on_after(min(timeout / 2, BODY_READ_SECONDS)):
+        try:
+            while size < MAX_RESPONSE_BYTES:
+                chunk = await response.content.read(MAX_RESPONSE_BYTES - size)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+        except (aiohttp.ClientError, OSError, TimeoutError):
+            pass
+    return b"".join(chunks)
