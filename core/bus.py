@@ -114,10 +114,12 @@ class Bus:
             if not sub.wants(name):
                 continue
             try:
-                if sub.overflow == "block":
-                    await sub._send.send(event)
-                else:
-                    sub._send.send_nowait(event)
+                try:
+                    sub._send.send_nowait(event)  # no checkpoint while there is room
+                except anyio.WouldBlock:
+                    if sub.overflow != "block":
+                        raise
+                    await sub._send.send(event)  # backpressure: wait for room
                 delivered += 1
             except anyio.WouldBlock:
                 sub.dropped += 1

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import math
 import time
-from collections import Counter
+from collections import Counter, deque
 from typing import Any
 
 import aiohttp
 import anyio
 import structlog
-from anyio.streams.memory import MemoryObjectReceiveStream
 
 from core.logging import get_logger
 from plugins.webhook.config import WebhookConfig
@@ -103,16 +102,23 @@ class EndpointWorker:
         self.in_flight = 0
         self.stopping = False
         self._wake = anyio.Event()
-        self._idle = anyio.Event()
+        #: Claimed deliveries waiting for a sender; ``_work`` wakes senders, ``_room`` the loader.
+        self._queue: deque[ClaimedDelivery] = deque()
+        self._work = anyio.Event()
+        self._room = anyio.Event()
+        self._low_water = 16
+        self._closed = False
 
     def notify(self) -> None:
         """New deliveries may be due."""
         self._wake.set()
 
     def stop(self) -> None:
-        """Claim nothing more; senders finish what they hold."""
+        """Claim nothing more; senders finish the attempt they are making."""
         self.stopping = True
         self._wake.set()
+        self._work.set()
+        self._room.set()
 
     async def _wait(self, seconds: float) -> None:
         with anyio.move_on_after(max(0.0, seconds)):
@@ -121,43 +127,56 @@ class EndpointWorker:
 
     async def run(self) -> None:
         prefetch = max(32, self.hook.concurrency * 4)
-        send, receive = anyio.create_memory_object_stream[ClaimedDelivery](prefetch)
-        async with anyio.create_task_group() as tg:
-            for _ in range(self.hook.concurrency):
-                tg.start_soon(self._sender, receive.clone())
-            receive.close()
-            async with send:
-                while not self.stopping:
-                    if self.state == "disabled":
-                        await self._wait(IDLE_POLL_SECONDS)
-                        await self._reload_state()
-                        continue
-                    paused = self.state == "paused"
-                    if paused:
-                        wait = self.paused_until - time.monotonic()
-                        if wait > 0 or self.in_flight:
-                            await self._wait(wait if wait > 0 else IDLE_POLL_SECONDS)
-                            continue
-                    # Claim a whole batch even while the queue is still full: sending it then
-                    # waits for room, so senders never starve while the store is asked again.
-                    claimed = await self.store.claim_due(self.endpoint, now_ms(), 1 if paused else prefetch,
-                                                         self.hook.ordering == "chat")
-                    for delivery in claimed:
-                        if self.stopping:
-                            await self.store.release([delivery.id])
-                            continue
-                        if paused:
-                            self.probe_id = delivery.id
-                        self.in_flight += 1
-                        await send.send(delivery)
-                    if claimed:
-                        if paused:
-                            self.paused_until = time.monotonic() + self.hook.circuit_breaker.probe_seconds
-                        continue
-                    due = await self.store.next_due_at(self.endpoint)
-                    wait = IDLE_POLL_SECONDS if due is None else min(IDLE_POLL_SECONDS, (due - now_ms()) / 1000)
-                    await self._wait(wait)
-            # The stream is closed: senders drain what is queued; unsent ones are released.
+        self._low_water = prefetch // 2
+        try:
+            async with anyio.create_task_group() as tg:
+                for _ in range(self.hook.concurrency):
+                    tg.start_soon(self._sender)
+                try:
+                    await self._load(prefetch)
+                finally:
+                    self._closed = True
+                    self._work.set()
+        finally:
+            # Claimed but never sent (a stop): back to pending, in one commit.
+            leftovers = [d.id for d in self._queue]
+            self._queue.clear()
+            self.in_flight -= len(leftovers)
+            with anyio.CancelScope(shield=True):
+                await self.store.release(leftovers)
+
+    async def _load(self, prefetch: int) -> None:
+        """Claim due deliveries in batches and queue them for the senders."""
+        while not self.stopping:
+            if self.state == "disabled":
+                await self._wait(IDLE_POLL_SECONDS)
+                await self._reload_state()
+                continue
+            paused = self.state == "paused"
+            if paused:
+                wait = self.paused_until - time.monotonic()
+                if wait > 0 or self.in_flight:
+                    await self._wait(wait if wait > 0 else IDLE_POLL_SECONDS)
+                    continue
+            elif len(self._queue) > self._low_water:
+                # Enough queued: claim the next batch while the senders still have work, so
+                # they never starve while the store is asked again.
+                self._room = anyio.Event()
+                await self._room.wait()
+                continue
+            claimed = await self.store.claim_due(self.endpoint, now_ms(), 1 if paused else prefetch,
+                                                 self.hook.ordering == "chat")
+            if claimed:
+                if paused:
+                    self.probe_id = claimed[0].id
+                    self.paused_until = time.monotonic() + self.hook.circuit_breaker.probe_seconds
+                self._queue.extend(claimed)
+                self.in_flight += len(claimed)
+                self._work.set()
+                continue
+            due = await self.store.next_due_at(self.endpoint)
+            wait = IDLE_POLL_SECONDS if due is None else min(IDLE_POLL_SECONDS, (due - now_ms()) / 1000)
+            await self._wait(wait)
 
     async def _reload_state(self) -> None:
         row = await self.store.endpoint(self.endpoint)  # type: ignore[attr-defined]
@@ -165,20 +184,27 @@ class EndpointWorker:
             log.info("endpoint enabled", endpoint=self.endpoint_shown, url=self.url)
             self.state, self.failures = "active", 0
 
-    async def _sender(self, queue: MemoryObjectReceiveStream[ClaimedDelivery]) -> None:
-        async with queue:
-            async for delivery in queue:
-                try:
-                    if self.stopping:
-                        await self.store.release([delivery.id])
-                        continue
-                    if self.state != "active" and delivery.id != self.probe_id:
-                        await self._hold(delivery)
-                        continue
-                    with structlog.contextvars.bound_contextvars(delivery_id=delivery.id):
-                        await self._attempt(delivery)
-                finally:
-                    self.in_flight -= 1
+    async def _sender(self) -> None:
+        # A deque and two events rather than a memory stream: this is the per-delivery hot
+        # path, and a stream costs two checkpoints per item.
+        while True:
+            while not self._queue or self.stopping:
+                if self._closed or self.stopping:
+                    return
+                await self._work.wait()
+                if not self._queue and self._work.is_set():
+                    self._work = anyio.Event()
+            delivery = self._queue.popleft()
+            if len(self._queue) <= self._low_water:
+                self._room.set()
+            try:
+                if self.state != "active" and delivery.id != self.probe_id:
+                    await self._hold(delivery)
+                    continue
+                with structlog.contextvars.bound_contextvars(delivery_id=delivery.id):
+                    await self._attempt(delivery)
+            finally:
+                self.in_flight -= 1
 
     async def _hold(self, delivery: ClaimedDelivery) -> None:
         """Give back, without an attempt, a delivery claimed before the endpoint was paused

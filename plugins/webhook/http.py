@@ -97,8 +97,11 @@ async def _read_bounded(response: aiohttp.ClientResponse, timeout: float) -> byt
     """Up to ``MAX_RESPONSE_BYTES`` of the body, then the response is released (the pool's
     connection is reused, or closed when the rest was not read). The status already decided the
     outcome: a body that trickles or breaks off is kept as far as it came."""
-    chunks: list[bytes] = []
-    size = 0
+    buffered = response.content.read_nowait(MAX_RESPONSE_BYTES)
+    if response.content.at_eof() or len(buffered) >= MAX_RESPONSE_BYTES:
+        return buffered  # the usual case: a small body that came with the headers
+    chunks: list[bytes] = [buffered]
+    size = len(buffered)
     with anyio.move_on_after(min(timeout / 2, BODY_READ_SECONDS)):
         try:
             while size < MAX_RESPONSE_BYTES:
