@@ -7,6 +7,7 @@ ids sort in creation order, which keeps store scans and logs readable.
 
 from __future__ import annotations
 
+import base64
 import os
 import threading
 import time
@@ -25,19 +26,24 @@ def _encode(value: int, length: int) -> str:
     return "".join(reversed(chars))
 
 
+_B32_TO_CROCKFORD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", _ALPHABET.encode())
+_last_time_text = ""
+
+
 def new_ulid(now_ms: int | None = None) -> str:
     """A 26-character lowercase ULID: 48-bit millisecond time, then 80 random bits."""
-    global _last_ms, _last_rand
+    global _last_ms, _last_rand, _last_time_text
     ms = time.time_ns() // 1_000_000 if now_ms is None else now_ms
     with _lock:
         if ms <= _last_ms:
-            ms = _last_ms
             _last_rand = (_last_rand + 1) & ((1 << 80) - 1)
         else:
             _last_ms = ms
             _last_rand = int.from_bytes(os.urandom(10), "big")
-        rand = _last_rand
-    return _encode(ms, 10) + _encode(rand, 16)
+            _last_time_text = _encode(ms, 10)  # once per millisecond
+        rand, time_text = _last_rand, _last_time_text
+    # 80 bits are exactly 16 base32 characters: the stdlib encoder, mapped to Crockford's.
+    return time_text + base64.b32encode(rand.to_bytes(10, "big")).translate(_B32_TO_CROCKFORD).decode()
 
 
 def ulid_time_ms(ulid: str) -> int:
