@@ -47,7 +47,7 @@ from engines.common.translator import BaseTranslator
 
 log = get_logger("engines.bridge")
 
-#: Exit statuses of a bridge (``protocol.js`` ``EXIT``).
+#: Exit statuses of a bridge (``EXIT`` in engines/common/bridge_protocol.mjs).
 EXIT_STOPPED = 0
 EXIT_NEEDS_LOGIN = 3
 EXIT_RECONNECT = 75

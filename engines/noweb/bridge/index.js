@@ -1,5 +1,5 @@
 // hookwire's NOWEB bridge: one Baileys socket, its events as native records on stdout
-// (engine-mapping.md §1.2; the protocol is described in protocol.js).
+// (engine-mapping.md §1.2; the protocol is described in engines/common/bridge_protocol.mjs).
 //
 // One process lives for one connection. When the connection closes, the bridge writes the
 // `connection.update` record and exits; hookwire starts a new bridge after a backoff and keeps
@@ -31,7 +31,7 @@ import {
   routeConsoleToStderr,
   setLogLevel,
   writeRecord,
-} from './protocol.js';
+} from '../../common/bridge_protocol.mjs';
 
 const LOGGED_OUT = 401; // Baileys DisconnectReason.loggedOut
 

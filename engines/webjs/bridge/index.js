@@ -1,5 +1,5 @@
 // hookwire's WEBJS bridge: one whatsapp-web.js Client on the system Chromium, its events as
-// native records on stdout (engine-mapping.md §1.1; the protocol is described in protocol.js).
+// native records on stdout (engine-mapping.md §1.1; the protocol is described in engines/common/bridge_protocol.mjs).
 //
 // Every event the Client emits is written, by wrapping `client.emit`: `type` is the event name,
 // `data` the listener's arguments (one argument as is, several as an array, none as null),
@@ -35,7 +35,7 @@ import {
   routeConsoleToStderr,
   setLogLevel,
   writeRecord,
-} from './protocol.js';
+} from '../../common/bridge_protocol.mjs';
 
 const { Client, LocalAuth } = wwebjs;
 

@@ -184,7 +184,7 @@ def test_a_qr_code_is_drawn_on_stderr_for_a_terminal() -> None:
     done = subprocess.run(
         [shutil.which(os.environ.get("HOOKWIRE_NODE") or "node") or "node", "--input-type=module",
          "-e", "import qrcode from 'qrcode-terminal';"
-               "import { printTerminalQr } from './protocol.js';"
+               "import { printTerminalQr } from '../../common/bridge_protocol.mjs';"
                "printTerminalQr(qrcode, '2@hookwire-test,abc,def');"],
         cwd=bridge_dir, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr

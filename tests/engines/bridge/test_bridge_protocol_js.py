@@ -1,6 +1,6 @@
-"""The Node.js side of the bridge protocol (``protocol.js``), run with the real ``node``.
+"""The Node.js side of the bridge protocol (``engines/common/bridge_protocol.mjs``, shared by both bridges), run with the real ``node``.
 
-``protocol.js`` imports only Node.js built-ins, so these tests need node but not the bridges'
+It imports only Node.js built-ins, so these tests need node but not the bridges'
 npm packages.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 ENGINES = Path(__file__).resolve().parents[3] / "engines"
-PROTOCOL = ENGINES / "noweb" / "bridge" / "protocol.js"
+PROTOCOL = ENGINES / "common" / "bridge_protocol.mjs"
 
 
 def node() -> str:
@@ -29,20 +29,15 @@ def node() -> str:
 
 
 def run_node(script: str, stdin: str = "", args: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
-    """Run ``script`` as an ES module next to protocol.js (so ``./protocol.js`` resolves)."""
+    """Run ``script`` as an ES module next to the protocol module (so ``./bridge_protocol.mjs`` resolves)."""
     return subprocess.run([node(), "--input-type=module", "-e", script, "--", *args],
                           cwd=PROTOCOL.parent, input=stdin, capture_output=True, text=True,
                           timeout=60)
 
 
-def test_both_bridges_carry_the_same_protocol_module() -> None:
-    webjs = ENGINES / "webjs" / "bridge" / "protocol.js"
-    assert webjs.read_bytes() == PROTOCOL.read_bytes()
-
-
 def test_records_are_one_json_line_each_with_bytes_as_base64() -> None:
     done = run_node("""
-        import { writeRecord } from './protocol.js';
+        import { writeRecord } from './bridge_protocol.mjs';
         writeRecord('messages.upsert', {
           key: { id: 'A' }, mediaKey: Buffer.from([1, 2, 3]), thumb: new Uint8Array([255, 0]),
           big: 12345678901234567890n, text: 'line\\nbreak \\u2028 \\u0000 \\u{1F600}',
@@ -72,7 +67,7 @@ def test_records_are_one_json_line_each_with_bytes_as_base64() -> None:
 
 def test_commands_are_read_from_stdin_and_end_of_stdin_means_stop() -> None:
     done = run_node("""
-        import { readCommands, log } from './protocol.js';
+        import { readCommands, log } from './bridge_protocol.mjs';
         readCommands({
           ping: (c) => log('info', 'pong', { n: c.n }),
           fail: () => { throw new Error('nope'); },
@@ -94,7 +89,7 @@ def test_commands_are_read_from_stdin_and_end_of_stdin_means_stop() -> None:
 
 def test_bad_arguments_exit_2_with_one_error_line() -> None:
     script = """
-        import { parseOptions, setLogLevel, log } from './protocol.js';
+        import { parseOptions, setLogLevel, log } from './bridge_protocol.mjs';
         const options = parseOptions(process.argv.slice(1));
         setLogLevel(options.logLevel);
         log('info', 'not shown at warn');
@@ -115,7 +110,7 @@ def test_bad_arguments_exit_2_with_one_error_line() -> None:
 
 def test_console_output_of_a_library_goes_to_stderr_not_among_the_records() -> None:
     done = run_node("""
-        import { routeConsoleToStderr, writeRecord } from './protocol.js';
+        import { routeConsoleToStderr, writeRecord } from './bridge_protocol.mjs';
         routeConsoleToStderr();
         console.log('deleting %s failed', 'tmp.bin');
         console.warn({ deprecated: true });

@@ -1,5 +1,4 @@
-// The bridge side of hookwire's bridge protocol (shared by the WEBJS and NOWEB bridges; the two
-// copies must stay identical, a test checks it).
+// The bridge side of hookwire's bridge protocol, one module shared by the WEBJS and NOWEB bridges.
 //
 // stdout: native event records only, one JSON object per line:
 //   {"type": "<library event name>", "data": <listener argument(s)>, "ts": <Unix ms>}
