@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import scenarios
+from bench import redis_workers, scenarios
 from bench.procs import Receiver
 
 HERE = Path(__file__).resolve().parent
@@ -34,6 +34,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--backlog-events", type=int, default=30_000, help="events of scenarios 6-7")
     parser.add_argument("--translate-events", type=int, default=20_000)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, one round")
+    parser.add_argument("--redis", action="store_true",
+                        help="also scenario 9: 1 vs 2 vs 4 worker processes on one Redis (needs redis-server)")
     parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
     parser.add_argument("--json", type=Path, default=HERE / "results.json")
     args = parser.parse_args(argv)
@@ -81,6 +83,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         base_rate = statistics.median(r["baseline"]["deliveries_per_s"] for r in rounds)
         backlog = scenarios.backlog_and_restart(ws, args.backlog_events, base_rate)
         translate_cli = scenarios.translate_cli(Path(tmp), args.translate_events)
+        redis_result = None
+        if args.redis:
+            redis_receiver = Receiver("fast")
+            try:
+                redis_result = redis_workers.run(Path(tmp), ws.recording, args.events, redis_receiver)
+            finally:
+                redis_receiver.close()
     translate = scenarios.translation(args.translate_events)
 
     def med(key: str) -> float:
@@ -95,6 +104,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "full_ratio": med("full_ratio"), "fanout_ratio": med("fanout_ratio"),
             "isolation_ratio": med("isolation_ratio"), "latency": lat, "backlog": backlog,
             "translate_records_per_s": translate, "translate_cli": translate_cli,
+            **({"redis_workers": redis_result} if redis_result else {}),
         },
     }
 
@@ -120,6 +130,7 @@ def markdown(result: dict[str, Any]) -> str:
         *(("8b", f"`python -m core translate`, {key.split('_')[0]}, {key.split('_')[1]} records ({v['file_mb']} MB)",
            f"{v['records_per_s']:,.0f} records/s, peak RSS {v['peak_rss_mb']} MB", "constant memory", "")
           for key, v in s["translate_cli"].items()),
+        *((redis_workers.row(s["redis_workers"]),) if "redis_workers" in s else ()),
     ]
     lines = [
         "# hookwire benchmark results", "",
@@ -129,6 +140,7 @@ def markdown(result: dict[str, Any]) -> str:
         "| # | scenario | measured | target | met |", "|---|---|---|---|---|",
         *(f"| {' | '.join(row)} |" for row in rows), "",
         "Raw figures of every round: `bench/results.json`.", "",
+        *((redis_workers.SCALING_NOTE, "") if "redis_workers" in s else ()),
     ]
     return "\n".join(lines)
 

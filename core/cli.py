@@ -41,6 +41,9 @@ def _global_options(parser: argparse.ArgumentParser, *, after_command: bool = Fa
                         help="log format (default: the config's; auto = console on a TTY, else JSON)")
     parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
                         default=default(None))
+    parser.add_argument("--role", choices=["all", "engines", "worker"], default=default(None),
+                        help="all: sessions and delivery (default); engines: sessions, write to the "
+                             "store only; worker: deliver from the store only ($HOOKWIRE_ROLE)")
     parser.add_argument("--strict-plugins", action="store_true",
                         default=default(os.environ.get("HOOKWIRE_STRICT_PLUGINS", "") not in ("", "0")),
                         help="a plugin that fails to load stops start-up ($HOOKWIRE_STRICT_PLUGINS)")
@@ -108,7 +111,8 @@ def _main(argv: list[str]) -> int:
     command = commands[args.command or "run"]
     if command.needs_config:
         try:
-            config = app.load_config(config_path(args.config, os.environ))
+            environ = {**os.environ, "HOOKWIRE_ROLE": args.role} if args.role else None
+            config = app.load_config(config_path(args.config, os.environ), environ)
         except (ConfigError, PluginLoadError) as exc:
             print(f"hookwire: config error: {exc}", file=sys.stderr)
             return 2

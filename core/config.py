@@ -26,6 +26,10 @@ class ConfigError(Exception):
     """A configuration problem a user can fix; printed without a traceback, exit status 2."""
 
 
+ROLES: tuple[str, ...] = ("all", "engines", "worker")
+Role = Literal["all", "engines", "worker"]
+
+
 class KernelConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     #: Seconds that in-flight deliveries get to finish after SIGINT/SIGTERM.
     grace_seconds: float = 10.0
@@ -37,6 +41,10 @@ class KernelConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     worker_id: str | None = None
     #: Directory for durable state (``HOOKWIRE_DATA_DIR`` overrides).
     data_dir: str = ".hookwire"
+    #: ``all``: sessions and delivery in one process. ``engines``: run the sessions and write
+    #: deliveries to the store, deliver nothing. ``worker``: run no session, only deliver from
+    #: the store (``--role``, then ``HOOKWIRE_ROLE``, override).
+    role: Role = "all"
 
     def __post_init__(self) -> None:
         if self.grace_seconds < 0:
@@ -163,6 +171,16 @@ def load_config(
     core = convert(core_raw, CoreConfig, str(path), "")
     if environ.get("HOOKWIRE_WORKER_ID"):
         core.kernel.worker_id = environ["HOOKWIRE_WORKER_ID"]
+    if environ.get("HOOKWIRE_ROLE"):
+        role = environ["HOOKWIRE_ROLE"].strip().lower()
+        if role not in ROLES:
+            raise ConfigError(f"HOOKWIRE_ROLE: expected one of {', '.join(ROLES)}, "
+                              f"found {environ['HOOKWIRE_ROLE']!r}")
+        core.kernel.role = role  # type: ignore[assignment]
+    if core.kernel.role == "worker":
+        # A delivery worker runs no session and never ends by itself: it serves the store.
+        core.sessions = []
+        core.kernel.exit_when_done = False
     seen: set[str] = set()
     for index, session in enumerate(core.sessions):
         if session.name in seen:

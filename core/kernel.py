@@ -6,6 +6,11 @@ Shut-down: when ``stop`` is set (SIGINT/SIGTERM) or, with ``exit_when_done``, wh
 session's source has ended: sessions are cancelled (intake stops), the bus is closed, and
 sinks finish. On a signal, sinks are told to start no new work and get ``grace_seconds`` for
 what is in flight; otherwise they run until every delivery is final.
+
+Sessions can also be started and stopped while the kernel runs (:meth:`Kernel.start_session`,
+:meth:`Kernel.stop_session`, used by the HTTP API): each runs in the same supervised task group
+as the configured ones, under a cancel scope of its own. The kernel keeps running with no
+session at all; only ``exit_when_done`` ends it when the last session has ended.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from typing import Any
 
 import anyio
 import structlog
-from anyio.abc import TaskStatus
+from anyio.abc import TaskGroup, TaskStatus
 
 from core.app import App
 from core.bus import Bus, Subscription
@@ -29,6 +34,31 @@ from core.sink import Sink
 from core.supervisor import Backoff, supervise
 
 log = get_logger(__name__)
+
+
+class SessionError(Exception):
+    """A session cannot be started or stopped as asked (the message says why)."""
+
+
+class SessionAlreadyRunning(SessionError):
+    pass
+
+
+class SessionNotRunning(SessionError):
+    pass
+
+
+class KernelNotRunning(SessionError):
+    pass
+
+
+class RunningSession:
+    """A session the kernel runs: its config, the scope that stops it, and when it ended."""
+
+    def __init__(self, config: SessionConfig) -> None:
+        self.config = config
+        self.scope = anyio.CancelScope()
+        self.done = anyio.Event()
 
 
 class Stats:
@@ -95,8 +125,19 @@ class Kernel:
         self.grace_seconds = kernel_cfg.grace_seconds
         self.bus = Bus(kernel_cfg.bus_buffer)
         self.stats = Stats()
+        #: The engine session objects, by session name; kept after a session ended (for its
+        #: counters), replaced when it is started again.
         self.engine_sessions: dict[str, EngineSession] = {}
         self.stopped_by_signal = False
+        #: Sessions running now, by name (the configured ones and those started at run time).
+        self._running: dict[str, RunningSession] = {}
+        self._sessions_tg: TaskGroup | None = None
+        self._intake_stopping = False
+        #: Set once the configured sessions have started: :meth:`start_session` works from then on.
+        self.sessions_ready = anyio.Event()
+        #: Set when no session runs any more, after start-up (``exit_when_done``).
+        self._no_session_left = anyio.Event()
+        app.registry.kernel = self
 
     @property
     def sinks(self) -> list[Sink]:
@@ -135,6 +176,71 @@ class Kernel:
                             backoff=self.restart_backoff(), task_status=task_status)
             log.info("session ended")
 
+    # -- sessions at run time ---------------------------------------------------------------
+
+    def session_names(self) -> list[str]:
+        """The sessions running now."""
+        return list(self._running)
+
+    def session_config(self, name: str) -> SessionConfig | None:
+        """The config of a running session, or ``None``."""
+        entry = self._running.get(name)
+        return entry.config if entry is not None else None
+
+    async def start_session(self, cfg: SessionConfig) -> None:
+        """Start ``cfg`` as a supervised session of the running kernel; return once its source
+        is open. A session of that name that ended before is built anew (a replay starts over).
+
+        Raises :class:`SessionAlreadyRunning`, :class:`KernelNotRunning` (before start-up
+        finished or once intake stops) or :class:`SessionError` for an unknown engine."""
+        if self._sessions_tg is None or self._intake_stopping or self.bus.closed:
+            raise KernelNotRunning("the kernel is not running sessions (starting up or stopping)")
+        if cfg.name in self._running:
+            raise SessionAlreadyRunning(f"session {cfg.name!r} is already running")
+        if cfg.engine not in self.app.registry.engines:
+            known = ", ".join(sorted(self.app.registry.engines)) or "none loaded"
+            raise SessionError(f"unknown engine {cfg.engine!r} (known: {known})")
+        entry = self._running[cfg.name] = RunningSession(cfg)
+        self.engine_sessions.pop(cfg.name, None)
+        await self._sessions_tg.start(self._session_unit, entry)
+
+    async def stop_session(self, name: str) -> None:
+        """Cancel session ``name`` and wait until it has ended (a live bridge stops its
+        process tree first). Raises :class:`SessionNotRunning`."""
+        entry = self._running.get(name)
+        if entry is None:
+            raise SessionNotRunning(f"session {name!r} is not running")
+        entry.scope.cancel()
+        await entry.done.wait()
+
+    async def _session_unit(self, entry: RunningSession, *, task_status: TaskStatus[None]) -> None:
+        # A session started at run time inherits its starter's log context (e.g. the API
+        # sink's ``plugin``): this task's own copy, so dropping it here changes nothing else.
+        structlog.contextvars.unbind_contextvars("plugin")
+        started = False
+
+        class _Once:
+            def started(self, value: None = None) -> None:
+                nonlocal started
+                if not started:
+                    started = True
+                    task_status.started()
+
+        try:
+            with entry.scope:
+                await self._run_session(entry.config, task_status=_Once())  # type: ignore[arg-type]
+            if entry.scope.cancelled_caught:
+                with structlog.contextvars.bound_contextvars(session=entry.config.name,
+                                                             engine=entry.config.engine):
+                    log.info("session stopped")
+        finally:
+            if self._running.get(entry.config.name) is entry:
+                del self._running[entry.config.name]
+            entry.done.set()
+            if not self._running and self.sessions_ready.is_set():
+                self._no_session_left.set()
+        _Once().started()  # stopped before its source opened: the starter must not wait
+
     async def run(self, stop: anyio.Event, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         subscriptions = [(sink, self.bus.subscribe(sink.name, sink.events, overflow=sink.overflow))
                          for sink in self.sinks]
@@ -147,20 +253,28 @@ class Kernel:
                 with session_scope:
                     async with anyio.create_task_group() as sessions_tg:
                         for cfg in self.sessions:
-                            await sessions_tg.start(self._run_session, cfg)
+                            entry = self._running[cfg.name] = RunningSession(cfg)
+                            await sessions_tg.start(self._session_unit, entry)
+                        self._sessions_tg = sessions_tg
+                        self.sessions_ready.set()
+                        if not self._running:
+                            self._no_session_left.set()
                         task_status.started()
+                        await anyio.sleep_forever()  # open for sessions started at run time
             finally:
+                self._sessions_tg = None
                 sessions_done.set()
 
         async with anyio.create_task_group() as tg:
-            for (sink, sub), done in zip(subscriptions, sinks_done):
+            for (sink, sub), done in zip(subscriptions, sinks_done, strict=True):
                 await tg.start(self._run_sink, sink, sub, done)
             await tg.start(run_sessions)
             log.info("kernel ready", sessions=len(self.sessions), sinks=[s.name for s in self.sinks])
             task_status.started()
 
-            await _first_of(stop.wait, sessions_done.wait if self.exit_when_done else None)
+            await _first_of(stop.wait, self._no_session_left.wait if self.exit_when_done else None)
             self.stopped_by_signal = stop.is_set()
+            self._intake_stopping = True
             session_scope.cancel()
             await sessions_done.wait()
             self.bus.close()  # stop intake; sinks see end of stream after what is buffered

@@ -18,6 +18,7 @@ from core.events import Envelope, EventTypes
 
 if TYPE_CHECKING:
     from core.app import App
+    from core.kernel import Kernel
     from core.sink import Sink
 
 
@@ -49,6 +50,9 @@ class Registry:
         self.current_plugin: str = "core"
         #: The effective config, once read (for the engine and sink hooks).
         self.config: Config | None = None
+        #: The kernel running this registry's engines and sinks, once one is made (sinks use it
+        #: to start and stop sessions at run time, e.g. the HTTP API).
+        self.kernel: Kernel | None = None
 
     def _record(self, what: str) -> None:
         self.provided[self.current_plugin].append(what)

@@ -18,6 +18,7 @@ from yarl import URL
 
 from core.config import ConfigError
 from core.logging import get_logger
+from plugins.webhook.ssrf import parse_networks
 
 log = get_logger("plugins.webhook")
 
@@ -40,6 +41,11 @@ def check_url(value: str) -> str:
     if url.scheme not in ("http", "https") or not url.host:
         raise ValueError(f"expected an http(s) URL like https://example.com/hook, found {value!r}")
     return value
+
+
+def _without_userinfo(value: str) -> str:
+    url = URL(value)
+    return str(url.with_user(None)) if url.user or url.password else value
 
 
 def check_secret(secret: str) -> bytes:
@@ -107,8 +113,9 @@ class WebhookConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     #: Statuses that fail at once, without retries (e.g. [400, 401, 404, 422]).
     non_retryable_statuses: list[int] = []
     circuit_breaker: CircuitBreakerConfig = msgspec.field(default_factory=CircuitBreakerConfig)
-    #: Where this webhook came from (``file`` or ``env``); set by hookwire.
-    origin: Literal["file", "env"] = "file"
+    #: Where this webhook came from (``file``, ``env``, or ``api``: set over the HTTP API for one
+    #: session, untrusted, see ``ssrf.py``); set by hookwire.
+    origin: Literal["file", "env", "api"] = "file"
 
     def __post_init__(self) -> None:
         check_url(self.url)
@@ -129,7 +136,12 @@ class WebhookConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
     @property
     def key(self) -> str:
-        """The endpoint's identity in the store."""
+        """The endpoint's identity in the store. A webhook set over the API belongs to one
+        session (``sessions == [session]``): its key is ``<session>/<name or URL>`` (the URL
+        without credentials), so two sessions posting to one URL with their own secrets are
+        two endpoints."""
+        if self.origin == "api":
+            return f"{self.sessions[0]}/{self.name or _without_userinfo(self.url)}"
         return self.name or self.url
 
 
@@ -142,6 +154,33 @@ class DeliveryConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     retention_hours: float = 72.0
     #: Largest number of events written to the store in one commit.
     batch_size: int = 512
+    #: Networks that webhooks set over the API may reach although they are private, loopback
+    #: etc. (e.g. ``["10.0.0.0/8"]``). Config-file and env webhooks are trusted regardless.
+    allow_networks: list[str] = []
+    #: ``sqlite``: one file, one host. ``redis``: Redis Streams, for engines and delivery
+    #: workers on any number of hosts (``pip install 'hookwire[redis]'``).
+    backend: Literal["sqlite", "redis"] = "sqlite"
+    #: The Redis server (``redis://[:password@]host:port/db``, ``rediss://`` for TLS, ``unix://``).
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    #: Prefix of every Redis key hookwire writes (deployments can share one server).
+    redis_prefix: str = "hookwire"
+    #: A delivery claimed by a worker that has shown no sign of life for this long is taken
+    #: over by another worker (``XAUTOCLAIM``); live workers renew their claims.
+    redis_reclaim_seconds: float = 30.0
+    #: Redis unreachable: ``buffer`` new deliveries in memory (up to ``redis_buffer_events``
+    #: events, then block), or ``block`` intake at once. Workers wait and reconnect either way.
+    redis_outage: Literal["buffer", "block"] = "buffer"
+    redis_buffer_events: int = 10_000
+
+    def __post_init__(self) -> None:
+        parse_networks(self.allow_networks)
+        if self.redis_url.split("://", 1)[0] not in ("redis", "rediss", "unix"):
+            raise ValueError(f"redis_url: expected redis://, rediss:// or unix://, found "
+                             f"{_without_userinfo(self.redis_url)!r}")
+        if self.redis_reclaim_seconds <= 0:
+            raise ValueError("redis_reclaim_seconds must be > 0")
+        if self.redis_buffer_events < 0:
+            raise ValueError("redis_buffer_events must be >= 0")
 
 
 def _parse_headers(text: str) -> dict[str, str]:

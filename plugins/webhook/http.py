@@ -13,6 +13,7 @@ from core import __version__
 from plugins.webhook.config import RESERVED_HEADERS, WebhookConfig
 from plugins.webhook.retry import parse_retry_after
 from plugins.webhook.signing import StandardWebhooksSigner, waha_hmac
+from plugins.webhook.ssrf import TargetRefused
 from plugins.webhook.store import ClaimedDelivery
 
 #: Response bodies are read up to this size, then released.
@@ -30,6 +31,8 @@ class AttemptAnswer(msgspec.Struct, kw_only=True):
     response_body: str | None = None
     retry_after: float | None = None
     duration_ms: float = 0.0
+    #: The target was refused by the SSRF guard (untrusted webhooks): nothing was sent.
+    refused: bool = False
 
 
 def redact_url(url: str) -> str:
@@ -83,6 +86,8 @@ async def post(session: aiohttp.ClientSession, hook: WebhookConfig, delivery: Cl
             answer.response_body = raw[:STORED_RESPONSE_CHARS].decode("utf-8", "replace") or None
             if response.status in (429, 503):
                 answer.retry_after = parse_retry_after(response.headers.get("Retry-After"))
+    except TargetRefused as exc:
+        answer.error, answer.refused = str(exc), True
     except TimeoutError:
         answer.error = f"timeout after {hook.timeout_seconds:g} s"
     except aiohttp.ClientSSLError as exc:

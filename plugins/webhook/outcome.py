@@ -25,6 +25,11 @@ def judge(answer: AttemptAnswer, hook: WebhookConfig, policy: RetryPolicy, tries
     code = answer.status_code
     if code is not None and 200 <= code < 300:
         return Verdict(status="delivered")
+    if answer.refused:
+        # The SSRF guard refused the target (an untrusted webhook resolving to a private
+        # address). Retrying would ask the same question of the same policy, so the delivery
+        # is dead at once: fix DNS or `allow_networks`, then re-send it.
+        return Verdict(status="dead", failure=True)
     if code == 410:
         return Verdict(status="disabled", disable_endpoint=True, failure=True)
     if code is not None and code in hook.non_retryable_statuses:

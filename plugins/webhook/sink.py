@@ -8,12 +8,15 @@ engines are never held back by a slow URL.
 
 from __future__ import annotations
 
+import contextvars
+import math
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import anyio
-from anyio.abc import TaskStatus
+from anyio.abc import TaskGroup, TaskStatus
 from aiohttp import web
 
 from core.bus import Subscription
@@ -24,15 +27,20 @@ from core.ulid import new_ulid
 from plugins.webhook.config import DeliveryConfig, RetryConfig, WebhookConfig
 from plugins.webhook.dispatcher import AttemptRecorder, EndpointWorker
 from plugins.webhook.http import redact_url
-from plugins.webhook.matching import chat_of, wants
+from plugins.webhook.matching import chat_of
 from plugins.webhook.receiver import ReceiverOptions, start_receiver
+from plugins.webhook.redis_config import endpoint_settings, redis_store
+from plugins.webhook.routing import HookRouting, scoped_to_session
 from plugins.webhook.sqlite_store import SQLiteDeliveryStore, now_ms
-from plugins.webhook.store import DeliveryStore, NewDelivery, StoredEvent
+from plugins.webhook.ssrf import untrusted_client_session
+from plugins.webhook.store import DeliveryStore, EndpointRow, NewDelivery, StoredEvent
 
 log = get_logger("plugins.webhook")
 
 DEMO_ENDPOINT = "demo-receiver"
 PRUNE_EVERY_SECONDS = 600.0
+#: How often the workers of endpoints no webhook uses any more are checked for leftovers.
+RETIRE_POLL_SECONDS = 0.5
 
 
 def store_path(config: Config, delivery: DeliveryConfig) -> Path:
@@ -41,8 +49,13 @@ def store_path(config: Config, delivery: DeliveryConfig) -> Path:
     return config.data_dir / "deliveries.sqlite3"
 
 
-def open_store(config: Config) -> DeliveryStore:
-    return SQLiteDeliveryStore(store_path(config, config.section("delivery")))
+def open_store(config: Config, *, for_cli: bool = False) -> DeliveryStore:
+    """The configured store: SQLite (one host) or Redis (``redis_config.py``); ``for_cli``: a
+    one-shot command's, which fails at once rather than waiting for an unreachable Redis."""
+    delivery: DeliveryConfig = config.section("delivery")
+    if delivery.backend == "redis":
+        return redis_store(config, for_cli=for_cli)
+    return SQLiteDeliveryStore(store_path(config, delivery))
 
 
 class WebhookSink:
@@ -54,11 +67,20 @@ class WebhookSink:
         self.delivery: DeliveryConfig = config.section("delivery")
         self.hooks: list[WebhookConfig] = list(config.section("webhooks"))
         self.demo = not self.hooks and self.delivery.demo_receiver
-        events: set[str] = {"*"} if self.demo else set()
-        for hook in self.hooks:
-            events.update(hook.events)
-        self.events = frozenset(events)
+        #: The static webhooks and the ones set per session over the API (``routing.py``).
+        self.routing = HookRouting(self.hooks)
+        self.events = self._needed_events()
+        #: The bus subscription of the current run; its filter follows ``self.events``.
+        self.subscription: Subscription | None = None
+        self._workers_tg: TaskGroup | None = None
+        self._context = contextvars.Context()
+        #: Trusted (config file, env) and untrusted (API, SSRF-guarded) HTTP clients of the run.
+        self._clients: dict[bool, aiohttp.ClientSession] = {}
+        self._hooks_lock = anyio.Lock()
+        self._retire_wake = anyio.Event()
         self.store = open_store(config)
+        #: Role ``engines`` writes deliveries only; workers (role ``worker``, elsewhere) send them.
+        self.dispatching = config.core.kernel.role != "engines"
         self.workers: dict[str, EndpointWorker] = {}
         self.recorder: AttemptRecorder | None = None
         self.stopping = anyio.Event()
@@ -73,10 +95,14 @@ class WebhookSink:
             worker.stop()
 
     async def run(self, subscription: Subscription, *, task_status: TaskStatus[None]) -> None:
+        self.subscription = subscription
+        subscription.events = self.events  # session webhooks may have been set before the run
         await self.store.open()
         receiver: web.AppRunner | None = None
         try:
-            recovered = await self.store.recover()
+            # Only a dispatching process takes back claims of a stopped one (an engines
+            # process sharing the SQLite file with a worker must not touch the worker's).
+            recovered = await self.store.recover() if self.dispatching else 0
             if recovered:
                 log.info("resuming deliveries interrupted by a stop or crash", deliveries=recovered)
             if self.demo:
@@ -84,13 +110,16 @@ class WebhookSink:
                 self.hooks = [WebhookConfig(url=f"http://127.0.0.1:{port}/webhook", events=["*"],
                                             name=DEMO_ENDPOINT,
                                             retries=RetryConfig(delay_seconds=0.5, attempts=3))]
+                self.routing.static = self.hooks
                 log.info("no webhook configured: delivering to the built-in demo receiver",
                          url=self.hooks[0].url)
             elif not self.hooks:
                 log.warning("no webhook configured: events are not delivered "
                             "(set WHATSAPP_HOOK_URL and WHATSAPP_HOOK_EVENTS, or [[webhooks]])")
             connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, keepalive_timeout=30)
-            async with aiohttp.ClientSession(connector=connector) as http:
+            async with aiohttp.ClientSession(connector=connector) as http, \
+                    untrusted_client_session(self.delivery.allow_networks) as untrusted:
+                self._clients = {True: http, False: untrusted}
                 await self._serve(subscription, http, task_status)
         finally:
             with anyio.CancelScope(shield=True):
@@ -101,33 +130,131 @@ class WebhookSink:
     async def _serve(self, subscription: Subscription, http: aiohttp.ClientSession,
                      task_status: TaskStatus[None]) -> None:
         self.recorder = recorder = AttemptRecorder(self.store)
+        self.routing.restart()
+        self.workers = {}
         known = {row.endpoint: row for row in await self.store.endpoints()}
-        configured = {hook.key for hook in self.hooks}
+        configured = self.routing.hooks_in_use()
         for row in known.values():
             if row.endpoint not in configured and row.pending:
                 log.warning("deliveries kept for an endpoint that is no longer configured",
                             endpoint=redact_url(row.endpoint), url=redact_url(row.url),
                             deliveries=row.pending)
-        for hook in self.hooks:
-            row = known.get(hook.key)
-            state, failures = (row.state, row.consecutive_failures) if row else ("active", 0)
-            await self.store.set_endpoint(hook.key, hook.url, state,  # type: ignore[arg-type]
-                                          row.reason if row else None, failures, None, None)
-            self.workers[hook.key] = EndpointWorker(hook, self.store, http, recorder, state, failures)
-            log.info("webhook endpoint", endpoint=redact_url(hook.key), url=redact_url(hook.url),
-                     events=",".join(hook.events), state=state)
         async with anyio.create_task_group() as dispatch_tg:
             dispatch_tg.start_soon(recorder.run)
             dispatch_tg.start_soon(self._prune_forever)
             async with anyio.create_task_group() as workers_tg:
-                for worker in self.workers.values():
-                    workers_tg.start_soon(worker.run)
+                async with self._hooks_lock:  # session webhooks set meanwhile get workers too
+                    self._workers_tg, self._context = workers_tg, contextvars.copy_context()
+                    self._install(await self._prepare_workers(self.routing.hooks_in_use().values()))
+                dispatch_tg.start_soon(self._retire_unused)
                 task_status.started()
-                await self._ingest(subscription)
-                await self._until_finished()
+                try:
+                    await self._ingest(subscription)
+                    await self._until_finished()
+                finally:
+                    self._workers_tg = None
                 for worker in self.workers.values():
                     worker.stop()
             dispatch_tg.cancel_scope.cancel()  # the recorder flushes on the way out
+
+    # -- session webhooks (set over the API) ---------------------------------------------------
+
+    async def set_session_webhooks(self, session: str, hooks: list[WebhookConfig]) -> None:
+        """Replace the webhooks that apply only to ``session`` (set over the API: untrusted,
+        ``origin = "api"``; endpoint keys ``<session>/<name or URL>``). Config-file and env
+        webhooks are unaffected. Raises ValueError for clashing endpoint keys.
+
+        The change applies from the next event published: events published before it keep the
+        old set, even those still buffered or being stored (``routing.py``). New endpoints get a
+        worker at once; an endpoint no longer used keeps its worker until its stored deliveries
+        are final (retries included), then the worker is retired. Callable before ``run``:
+        applied at start."""
+        static_keys = {hook.key for hook in self.routing.static}
+        scoped = scoped_to_session(session, hooks, static_keys)
+        async with self._hooks_lock:
+            # Store reads first, so that the switch below happens without an await.
+            prepared = await self._prepare_workers(scoped) if self._workers_tg is not None else {}
+            self.routing.change(session, scoped, self._backlog())
+            self._install(prepared)
+            self.events = self._needed_events()
+            if self.subscription is not None:
+                self.subscription.events = self.events
+            self._retire_wake.set()
+        log.info("session webhooks set", session=session,
+                 endpoints=",".join(redact_url(hook.key) for hook in scoped) or "-")
+
+    def _needed_events(self) -> frozenset[str]:
+        events = self.routing.needed_events()
+        return events | {"*"} if self.demo else events
+
+    def _backlog(self) -> int:
+        """Events the bus has handed to the subscription that the intake has not taken yet,
+        including those of publishers waiting for room (they arrive first, in order)."""
+        if self.subscription is None:
+            return 0
+        stats = self.subscription.receive_stream.statistics()
+        return stats.current_buffer_used + stats.tasks_waiting_send
+
+    async def _prepare_workers(self, hooks: Iterable[WebhookConfig]) -> dict[str, EndpointWorker]:
+        """Workers (not started) for the ``hooks`` that have none running their config; the
+        endpoint rows are written. An endpoint whose config changed gets a new worker that
+        takes over the old one's health (the old one finishes its attempts, then ends)."""
+        rows: dict[str, EndpointRow] | None = None
+        prepared: dict[str, EndpointWorker] = {}
+        for hook in hooks:
+            current = self.workers.get(hook.key)
+            if current is not None and current.hook == hook:
+                continue
+            if current is not None:
+                state, failures, reason = current.state, current.failures, None
+            else:
+                if rows is None:
+                    rows = {row.endpoint: row for row in await self.store.endpoints()}
+                row = rows.get(hook.key)
+                state, failures = (row.state, row.consecutive_failures) if row else ("active", 0)
+                reason = row.reason if row else None
+            if hasattr(self.store, "describe_endpoint"):  # Redis: limits shared by all workers
+                self.store.describe_endpoint(hook.key, endpoint_settings(hook))
+            await self.store.set_endpoint(hook.key, hook.url, state,  # type: ignore[arg-type]
+                                          reason, failures, None, None)
+            assert self.recorder is not None
+            prepared[hook.key] = EndpointWorker(hook, self.store, self._clients[hook.origin != "api"],
+                                                self.recorder, state, failures)
+            log.info("webhook endpoint", endpoint=redact_url(hook.key), url=redact_url(hook.url),
+                     events=",".join(hook.events), state=state, origin=hook.origin)
+        return prepared
+
+    def _install(self, prepared: dict[str, EndpointWorker]) -> None:
+        if self._workers_tg is None:
+            return
+        for key, worker in prepared.items():
+            replaced = self.workers.get(key)
+            if replaced is not None:
+                replaced.stop()
+            self.workers[key] = worker
+            if self.dispatching:
+                # In the sink's log context (``plugin``), not the caller's (an API request).
+                self._context.run(self._workers_tg.start_soon, worker.run)
+
+    async def _retire_unused(self) -> None:
+        """Stop the workers of endpoints that no webhook uses any more once every delivery
+        they hold is final: what was matched before a change is still delivered."""
+        while True:
+            in_use = self.routing.hooks_in_use()
+            unused = [(key, worker) for key, worker in self.workers.items() if key not in in_use]
+            for key, worker in unused:
+                if await self.store.unfinished([key]):
+                    continue
+                if key in self.routing.hooks_in_use() or self.workers.get(key) is not worker:
+                    continue  # set again meanwhile
+                worker.stop()
+                del self.workers[key]
+                log.info("endpoint retired: no webhook uses it and its deliveries are final",
+                         endpoint=worker.endpoint_shown, url=worker.url)
+            wait = RETIRE_POLL_SECONDS if unused or not self.routing.settled else math.inf
+            with anyio.move_on_after(wait):
+                await self._retire_wake.wait()
+            self._retire_wake = anyio.Event()
 
     # -- intake --------------------------------------------------------------------------------
 
@@ -145,15 +272,18 @@ class WebhookSink:
                     batch.append(stream.receive_nowait())
                 except (anyio.WouldBlock, anyio.EndOfStream, anyio.ClosedResourceError):
                     break
-            await self._persist(batch)
+            first = self.routing.take(len(batch))
+            await self._persist(batch, first)
+            self.routing.mark_persisted(first + len(batch))
 
-    async def _persist(self, batch: list[Envelope]) -> None:
+    async def _persist(self, batch: list[Envelope], first: int) -> None:
+        """Match and store ``batch``, whose events have intake positions ``first`` …"""
         events: list[StoredEvent] = []
         deliveries: list[NewDelivery] = []
         touched: set[str] = set()
         stamp = now_ms()
-        for event in batch:
-            hooks = [hook for hook in self.hooks if wants(hook, event)]
+        for position, event in enumerate(batch, first):
+            hooks = self.routing.matching(position, event)
             if not hooks:
                 continue
             events.append(StoredEvent(event.id, event.name, event.session, event.timestamp,
@@ -161,11 +291,11 @@ class WebhookSink:
             # The FIFO lane of ``ordering = "chat"``: per session, as two accounts share chats.
             chat = f"{event.session}/{chat_of(event)}"
             for hook in hooks:
-                worker = self.workers[hook.key]
+                worker = self.workers.get(hook.key)
                 deliveries.append(NewDelivery(
                     id="dlv_" + new_ulid(), event_id=event.id, endpoint=hook.key, url=hook.url,
                     chat=chat, next_attempt_at=stamp,
-                    status="disabled" if worker.state == "disabled" else "pending"))
+                    status="disabled" if worker and worker.state == "disabled" else "pending"))
                 touched.add(hook.key)
         if not deliveries:
             return
@@ -182,10 +312,24 @@ class WebhookSink:
         self.ingested_events += len(events)
         self.ingested_deliveries += len(deliveries)
         for key in touched:
-            self.workers[key].notify()
+            if (worker := self.workers.get(key)) is not None:
+                worker.notify()
 
     async def _until_finished(self) -> None:
-        """After intake ends: wait until every delivery is final, or until shutdown begins."""
+        """After intake ends: wait until every delivery is final, or until shutdown begins.
+        Role ``engines``: until every delivery is in the store (workers deliver them)."""
+        if not self.dispatching:
+            drain = getattr(self.store, "drain", None)  # Redis: what an outage left in the buffer
+            if drain is not None:
+                async with anyio.create_task_group() as tg:
+                    async def until_shutdown() -> None:
+                        await self.stopping.wait()
+                        tg.cancel_scope.cancel()
+
+                    tg.start_soon(until_shutdown)
+                    await drain()
+                    tg.cancel_scope.cancel()
+            return
         while not self.stopping.is_set():
             if self.recorder is not None:
                 await self.recorder.flush()

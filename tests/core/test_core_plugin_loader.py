@@ -43,7 +43,7 @@ def test_a_plugin_that_fails_to_import_is_logged_by_distribution_and_the_rest_lo
 def test_first_party_plugins_come_through_the_same_group(installed):
     infos, _, _ = load(block=["broken"])
     first_party = {info.name for info in infos if info.distribution == "hookwire"}
-    assert first_party == {"webjs", "noweb", "webhook", "engines"}
+    assert first_party == {"webjs", "noweb", "webhook", "engines", "api"}
 
 
 def test_strict_makes_a_load_failure_fatal_and_says_which_distribution(installed):

@@ -59,7 +59,7 @@ def test_plugins_lists_the_third_party_plugin_with_its_distribution(run_core, he
         "registered": [],
     }
     first_party = {n: r for n, r in rows.items() if r["distribution"] == "hookwire"}
-    assert set(first_party) == {"webjs", "noweb", "webhook", "engines"}
+    assert set(first_party) == {"webjs", "noweb", "webhook", "engines", "api"}
     assert all(r["loaded"] for r in first_party.values()), first_party
     assert "engine WEBJS" in rows["webjs"]["registered"]
 

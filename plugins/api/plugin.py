@@ -1,0 +1,25 @@
+"""The API plugin's hooks: its config section ``[api]`` and, when enabled, its sink (which
+runs the HTTP server)."""
+
+from __future__ import annotations
+
+from core import hookimpl
+from core.config import ConfigSection
+from core.registry import Registry
+from plugins.api.config import ApiConfig, api_from_env, check_api
+
+
+@hookimpl
+def hookwire_register_config_sections(registry: Registry) -> None:
+    registry.add_config_section(ConfigSection(name="api", type=ApiConfig, default={},
+                                              from_env=api_from_env, check=check_api))
+
+
+@hookimpl
+def hookwire_register_sinks(registry: Registry) -> None:
+    assert registry.config is not None
+    config: ApiConfig = registry.config.section("api")
+    if config.enabled:
+        from plugins.api.sink import ApiSink  # only when used: aiohttp's server, segno
+
+        registry.add_sink(ApiSink(registry, registry.config))

@@ -1,0 +1,184 @@
+"""Deliveries and endpoints over the API (list, show, re-send, enable), ``/health`` and
+``/metrics``, against real deliveries to a real receiver."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+from api_service import build, msg, serving
+from webhook_receiver import Receiver, black_hole, fail, ok
+
+SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$')
+LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def parse_metrics(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Prometheus text format, strictly: every sample belongs to a family with HELP and TYPE."""
+    samples: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+    types: dict[str, str] = {}
+    helps: set[str] = set()
+    assert text.endswith("\n")
+    for line in text.splitlines():
+        if line.startswith("# HELP "):
+            helps.add(line.split()[2])
+            continue
+        if line.startswith("# TYPE "):
+            _, _, name, kind = line.split()
+            assert kind in ("counter", "gauge", "histogram"), line
+            types[name] = kind
+            continue
+        match = SAMPLE.match(line)
+        assert match, f"not a sample: {line!r}"
+        name, _, labels, value = match.groups()
+        family = re.sub(r"_(bucket|sum|count)$", "", name) if types.get(
+            re.sub(r"_(bucket|sum|count)$", "", name)) == "histogram" else name
+        assert family in types and family in helps, f"no TYPE/HELP for {name}"
+        key = (name, tuple(sorted(LABEL.findall(labels or ""))))
+        assert key not in samples, f"duplicate sample {key}"
+        samples[key] = float(value)
+    return samples
+
+
+async def until(check: Callable[[], Any], timeout: float = 10.0) -> Any:
+    """Poll an API condition (the store is written by the dispatcher in the background)."""
+    with anyio.fail_after(timeout):
+        while True:
+            result = await check()
+            if result:
+                return result
+            await anyio.sleep(0.02)
+
+
+async def test_deliveries_endpoints_health_and_metrics(tmp_path):
+    async with Receiver() as rx:
+        rx.respond("/dead", then=fail(500))
+        rx.respond("/gone", then=fail(410))
+        service = build(tmp_path)
+        rec = service.recording("r.jsonl", [msg(n) for n in range(3)])
+        hooks = [{"url": rx.url("/ok"), "events": ["message"]},
+                 {"url": rx.url("/dead"), "events": ["message"], "retries": {"attempts": 0}},
+                 {"url": rx.url("/gone"), "events": ["message"]}]
+        async with serving(service) as api:
+            code, _ = await api.post("/api/sessions", {"name": "s", "engine": "SCRIPTED", "config": {
+                "source": "replay", "replay": rec, "webhooks": hooks}})
+            assert code == 201
+
+            async def settled() -> bool:
+                _, rows = await api.get("/api/deliveries?limit=100")
+                return len(rows) == 9 and all(r["status"] in ("delivered", "dead", "disabled") for r in rows)
+
+            await until(settled)
+            code, dead = await api.get("/api/deliveries?status=dead")
+            assert code == 200 and len(dead) == 3
+            assert {d["endpoint"] for d in dead} == {f"s/{rx.url('/dead')}"}
+            assert all(d["last_status"] == 500 and d["attempts"] == 1 for d in dead)
+            code, some = await api.get("/api/deliveries?session=s&event=message&limit=2")
+            assert len(some) == 2
+            code, none = await api.get("/api/deliveries?session=other")
+            assert none == []
+
+            code, detail = await api.get(f"/api/deliveries/{dead[0]['id']}")
+            assert code == 200 and [a["status"] for a in detail["attempt_log"]] == [500]
+            assert detail["attempt_log"][0]["attempt"] == 1
+            assert (await api.get("/api/deliveries/dlv_nope"))[0] == 404
+
+            code, endpoints = await api.get("/api/endpoints")
+            states = {e["url"]: e["state"] for e in endpoints}
+            assert states == {rx.url("/ok"): "active", rx.url("/dead"): "active",
+                              rx.url("/gone"): "disabled"}
+            gone = next(e for e in endpoints if e["url"] == rx.url("/gone"))
+            assert gone["pending"] == 3 and gone["reason"] == "410 Gone"
+
+            code, health = await api.get("/health")
+            assert (code, health["status"]) == (200, "ok")
+            assert health["delivery"]["dead"] == 3 and health["sessions"] == {"s": "STOPPED"}
+            assert health["delivery"]["disabled_endpoints"] == [gone["endpoint"]]
+
+            # Re-send one dead delivery, then every other dead one: the receiver now says 200.
+            rx.respond("/dead", then=ok())
+            code, queued = await api.post(f"/api/deliveries/{dead[0]['id']}/retry")
+            assert (code, queued) == (200, {"queued": 1})
+            assert (await api.post("/api/deliveries/dlv_nope/retry"))[0] == 404
+            code, queued = await api.post("/api/deliveries/retry", {"status": "dead", "session": "s"})
+            assert code == 200 and queued["queued"] in (1, 2)  # the first may still be pending
+            code, error = await api.post("/api/deliveries/retry", {})
+            assert (code, error["path"]) == (422, "$.status")
+            code, error = await api.post("/api/deliveries/retry", {"ids": ["a"], "status": "dead"})
+            assert code == 422
+
+            rx.respond("/gone", then=ok())
+            code, enabled = await api.post("/api/endpoints/enable", {"endpoint": rx.url("/gone")})
+            assert (code, enabled["queued"]) == (200, 3)
+            code, error = await api.post("/api/endpoints/enable", {"endpoint": "http://nowhere/"})
+            assert (code, error["error"]) == (404, "not_found")
+
+            async def all_delivered() -> bool:
+                _, rows = await api.get("/api/deliveries?status=delivered")
+                return len(rows) == 9
+
+            await until(all_delivered)
+            code, text = await api.get("/metrics")
+    assert code == 200
+    metrics = parse_metrics(text.decode())
+    assert metrics[("hookwire_events_in_total", (("engine", "SCRIPTED"), ("event", "message")))] == 3
+    attempts = {labels[0][1]: value for (name, labels), value in metrics.items()
+                if name == "hookwire_delivery_attempts_total"}
+    assert attempts["delivered"] == 9 and attempts["dead"] == 3 and attempts["disabled"] >= 1
+    assert metrics[("hookwire_deliveries", (("status", "delivered"),))] == 9
+    assert metrics[("hookwire_delivery_queue_depth", ())] == 0
+    assert metrics[("hookwire_delivery_oldest_pending_age_seconds", ())] == 0
+    count = metrics[("hookwire_delivery_attempt_duration_seconds_count", ())]
+    assert count == sum(attempts.values())
+    buckets = sorted((float(labels[0][1]), value) for (name, labels), value in metrics.items()
+                     if name == "hookwire_delivery_attempt_duration_seconds_bucket")
+    assert buckets[-1] == (float("inf"), count)
+    assert all(a[1] <= b[1] for a, b in zip(buckets, buckets[1:], strict=False))  # cumulative
+    assert metrics[("hookwire_bad_records_total", (("engine", "SCRIPTED"), ("session", "s")))] == 0
+    assert metrics[("hookwire_sessions", (("status", "STOPPED"),))] == 1
+
+
+async def test_bad_records_are_counted_in_the_metrics(tmp_path):
+    service = build(tmp_path)
+    (service.recordings / "bad.jsonl").write_text('{"type": "message", "data": {}}\nnot json\n[1]\n')
+    async with serving(service) as api:
+        await api.post("/api/sessions", {"name": "b", "engine": "SCRIPTED",
+                                         "config": {"source": "replay", "replay": "bad.jsonl"}})
+
+        async def counted() -> dict:
+            _, text = await api.get("/metrics")
+            found = parse_metrics(text.decode())
+            return found if found.get(("hookwire_bad_records_total",
+                                       (("engine", "SCRIPTED"), ("session", "b")))) == 2 else {}
+
+        metrics = await until(counted)
+    assert metrics[("hookwire_events_in_total", (("engine", "SCRIPTED"), ("event", "message")))] == 1
+
+
+async def test_health_is_503_when_delivery_is_stuck(tmp_path):
+    async with Receiver() as rx:
+        rx.respond("/hole", then=black_hole())
+        service = build(tmp_path, api={"stuck_after_seconds": 0.3}, kernel={"grace_seconds": 0.2},
+                        webhooks=[{"url": rx.url("/hole"), "events": ["message"], "concurrency": 1,
+                                   "timeout_seconds": 60}])
+        # More than the worker claims at once (its prefetch, 32): the rest stay due, unattempted.
+        rec = service.recording("r.jsonl", [msg(n) for n in range(50)])
+        async with serving(service) as api:
+            code, health = await api.get("/health")
+            assert (code, health["status"]) == (200, "ok")
+            await api.post("/api/sessions", {"name": "s", "engine": "SCRIPTED",
+                                             "config": {"source": "replay", "replay": rec}})
+
+            async def stuck() -> dict | None:
+                code, body = await api.get("/health")
+                return body if code == 503 else None
+
+            health = await until(stuck)
+    assert health["status"] == "stuck" and health["delivery"]["stuck_endpoints"] == [rx.url("/hole")]
+    assert health["delivery"]["in_flight"] + health["delivery"]["pending"] == 50
+    assert health["delivery"]["pending"] > 0
+    assert health["delivery"]["max_overdue_seconds"] > 0.3
+    assert health["delivery"]["oldest_pending_age_seconds"] > 0.3
+    assert "without an attempt" in health["detail"]
