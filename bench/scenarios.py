@@ -124,9 +124,15 @@ def backlog_and_restart(ws: Workspace, events: int, baseline_rate: float) -> dic
             "url": f"http://127.0.0.1:{down_port}/backlog", "events": ["message.any"],
             "concurrency": CONCURRENCY}])
         restarted = Service(work, ["--config", str(worker_config), "run"])
-        while receiver.stats()["distinct"] <= before_kill:
+        # Resumed = the first delivery after the restart. When the kill came after the last
+        # delivery (tiny smoke sizes) there is nothing to resume: measured as None.
+        resume_seconds: float | None = None
+        deadline = restart_at + 60
+        while before_kill < events and time.time() < deadline:
+            if receiver.stats()["distinct"] > before_kill:
+                resume_seconds = time.time() - restart_at
+                break
             time.sleep(0.01)
-        resume_seconds = time.time() - restart_at
         final = receiver.wait_for(events, timeout=600, service=restarted)
         deadline = time.time() + 60
         while receiver.stats()["distinct"] < events and time.time() < deadline:
@@ -138,7 +144,7 @@ def backlog_and_restart(ws: Workspace, events: int, baseline_rate: float) -> dic
     return {"events": events, "peak_rss_mb_outage": round(rss_outage, 1),
             "drain_per_s": drain_rate, "drain_ratio": drain_rate / baseline_rate,
             "lost": events - final["distinct"], "duplicates": final["count"] - final["distinct"],
-            "resume_seconds": round(resume_seconds, 3)}
+            "resume_seconds": None if resume_seconds is None else round(resume_seconds, 3)}
 
 
 def translation(events: int) -> dict[str, Any]:

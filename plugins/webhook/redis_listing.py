@@ -1,0 +1,127 @@
+"""Listing deliveries in the Redis store (``deliveries list|show|retry``, the API).
+
+Deliveries are indexed per endpoint and status in sorted sets scored by their insertion
+sequence; a listing merges the sets it needs in that order (oldest first, like the SQLite
+store), reads rows a page at a time and filters them. It is a scan: fine for an operator's
+questions, not meant for a hot path.
+"""
+
+from __future__ import annotations
+
+import heapq
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from plugins.webhook.store import STATUSES, AttemptRow, DeliveryFilter, DeliveryRow
+
+if TYPE_CHECKING:
+    from plugins.webhook.redis_store import RedisDeliveryStore
+
+PAGE = 500
+_attempt_decoder = msgspec.json.Decoder(AttemptRow)
+
+
+class _SortedSetCursor:
+    """Members of one sorted set in score order, fetched a page at a time."""
+
+    def __init__(self, store: RedisDeliveryStore, key: str) -> None:
+        self.store = store
+        self.key = key
+        self.offset = 0
+        self.page: list[tuple[bytes, float]] = []
+        self.done = False
+
+    async def next(self) -> tuple[float, str] | None:
+        if not self.page and not self.done:
+            start = self.offset
+            self.page = list(await self.store.call(lambda: self.store.link.client.zrange(
+                self.key, start, start + PAGE - 1, withscores=True)))
+            self.offset += len(self.page)
+            self.done = len(self.page) < PAGE
+        if not self.page:
+            return None
+        member, score = self.page.pop(0)
+        return score, member.decode()
+
+
+class RedisListing:
+    def __init__(self, store: RedisDeliveryStore) -> None:
+        self.store = store
+
+    async def _describe(self, ids: list[str]) -> list[DeliveryRow]:
+        found = await self.store.run("describe", *ids)
+        return [_row(r) for r in found if r]
+
+    async def _scan(self, flt: DeliveryFilter, statuses: tuple[str, ...], limit: int) -> list[DeliveryRow]:
+        endpoints = sorted(await self.store._members("queues"))
+        cursors = [_SortedSetCursor(self.store, self.store.key("st", ep, st))
+                   for ep in endpoints for st in statuses]
+        heap: list[tuple[float, int, str]] = []
+        for index, cursor in enumerate(cursors):
+            item = await cursor.next()
+            if item is not None:
+                heapq.heappush(heap, (item[0], index, item[1]))
+        rows: list[DeliveryRow] = []
+        seen: set[str] = set()
+        page: list[str] = []
+
+        async def flush() -> None:
+            for row in await self._describe(page):
+                if row.id not in seen and _matches(row, flt):
+                    seen.add(row.id)
+                    rows.append(row)
+            page.clear()
+
+        while heap and len(rows) < limit:
+            _, index, member = heapq.heappop(heap)
+            page.append(member)
+            item = await cursors[index].next()
+            if item is not None:
+                heapq.heappush(heap, (item[0], index, item[1]))
+            if len(page) >= PAGE:
+                await flush()
+        if page:
+            await flush()
+        return rows[:limit]
+
+    async def rows(self, flt: DeliveryFilter) -> list[DeliveryRow]:
+        statuses = (flt.status,) if flt.status else STATUSES
+        return await self._scan(flt, statuses, flt.limit)
+
+    async def resendable(self, flt: DeliveryFilter) -> list[str]:
+        """Ids of dead or delivered deliveries matching ``flt`` (no limit)."""
+        statuses = tuple(s for s in ("dead", "delivered") if flt.status in (None, s))
+        if not statuses:
+            return []
+        return [row.id for row in await self._scan(flt, statuses, 1 << 62)]
+
+    async def one(self, delivery_id: str) -> tuple[DeliveryRow, list[AttemptRow]] | None:
+        rows = await self._describe([delivery_id])
+        if not rows:
+            return None
+        store = self.store
+        found = await store.call(lambda: store.link.client.hgetall(store.key("att", delivery_id)))
+        attempts = sorted((_attempt_decoder.decode(v) for v in found.values()), key=lambda a: a.attempt)
+        return rows[0], attempts
+
+
+def _matches(row: DeliveryRow, flt: DeliveryFilter) -> bool:
+    return ((flt.status is None or row.status == flt.status)
+            and (flt.session is None or row.session == flt.session)
+            and (flt.event is None or row.event_name == flt.event)
+            and (flt.endpoint is None or flt.endpoint in (row.endpoint, row.url))
+            and (flt.since is None or row.created_at >= flt.since))
+
+
+def _opt_int(value: bytes) -> int | None:
+    return int(float(value)) if value else None
+
+
+def _row(r: list[Any]) -> DeliveryRow:
+    text = [v.decode() if isinstance(v, bytes) else str(v) for v in r]
+    return DeliveryRow(
+        id=text[0], event_id=text[1], event_name=text[2], session=text[3], endpoint=text[4],
+        url=text[5], status=text[6], attempts=int(text[7]), last_status=_opt_int(r[8]),
+        last_error=text[9] or None, next_attempt_at=_opt_int(r[10]), created_at=int(float(text[11])),
+        updated_at=int(float(text[12])))
