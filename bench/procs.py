@@ -34,7 +34,7 @@ class Receiver:
             return json.loads(resp.read())
 
     def reset(self) -> None:
-        urllib.request.urlopen(urllib.request.Request(  # noqa: S310 - loopback only
+        urllib.request.urlopen(urllib.request.Request(
             f"http://127.0.0.1:{self.port}/reset", method="POST"), timeout=10).read()
 
     def wait_for(self, count: int, timeout: float, service: Service | None = None) -> dict[str, Any]:

@@ -80,7 +80,7 @@ async def serve(mode: str, port: int) -> None:
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", port)
     await site.start()
-    bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]  # noqa: SLF001
+    bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     print(f"PORT {bound}", flush=True)
     await asyncio.Event().wait()
 

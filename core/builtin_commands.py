@@ -118,7 +118,7 @@ def _translate(args: argparse.Namespace, app: App) -> int:
     translator = engine.create_translator(args.session, args.me_id, args.me_lid)
     env = environment(engine.name, app.config.core.kernel.worker_id)
     event_types = app.registry.event_types
-    source = sys.stdin.buffer if args.file == "-" else open(args.file, "rb")  # noqa: SIM115
+    source = sys.stdin.buffer if args.file == "-" else open(args.file, "rb")
     out = sys.stdout.buffer
     buffer = bytearray()
     try:

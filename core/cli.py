@@ -16,13 +16,12 @@ from typing import Any
 
 import anyio
 
-from core import __version__
+from core import __version__, builtin_commands
 from core.app import App
 from core.config import ConfigError, config_path
 from core.logging import configure_logging, get_logger
 from core.plugins import PluginLoadError
 from core.registry import Command
-from core import builtin_commands
 
 log = get_logger("core.cli")
 

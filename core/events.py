@@ -147,7 +147,7 @@ class EventTypes:
 def _union(types: tuple[type, ...]) -> Any:
     from typing import Union
 
-    return Union[types]  # noqa: UP007 - a runtime-built union of a variable tuple
+    return Union[types]
 
 
 def environment(engine: str, worker_id: str | None) -> Environment:

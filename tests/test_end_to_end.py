@@ -45,7 +45,7 @@ async def receiver():
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # noqa: SLF001
+    port = site._server.sockets[0].getsockname()[1]
     yield f"http://127.0.0.1:{port}/hook", received
     await runner.cleanup()
 

@@ -108,7 +108,7 @@ async def start_receiver(options: ReceiverOptions, host: str = "127.0.0.1", port
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
-    server = site._server  # noqa: SLF001 - the bound port when port=0
+    server = site._server
     bound = server.sockets[0].getsockname()[1] if server is not None and server.sockets else port
     return runner, bound
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import aiohttp
 import anyio
-from anyio.abc import TaskGroup, TaskStatus
 from aiohttp import web
+from anyio.abc import TaskGroup, TaskStatus
 
 from core.bus import Subscription
 from core.config import Config

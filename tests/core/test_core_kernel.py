@@ -8,12 +8,12 @@ from typing import Any
 import anyio
 import pytest
 import structlog
+from scripted_parts import CollectingSink, ScriptedEngine, SinkPlugin, emits, write_script
 from structlog.testing import capture_logs as _capture_logs
 
 from core.app import App
 from core.kernel import Kernel
 from core.supervisor import Backoff
-from scripted_parts import CollectingSink, ScriptedEngine, SinkPlugin, emits, write_script
 
 
 def capture_logs():

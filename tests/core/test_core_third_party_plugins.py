@@ -13,11 +13,11 @@ from pathlib import Path
 
 import anyio
 import pytest
+from scripted_parts import ScriptedEngine, emits, write_script
 
 from core.app import App
 from core.kernel import Kernel
 from core.supervisor import Backoff
-from scripted_parts import ScriptedEngine, emits, write_script
 
 BROKEN_ERROR = "RuntimeError: hookwire-broken-plugin fails on import (on purpose)"
 STRICT_LINE = (f"hookwire: plugin 'broken' from distribution 'hookwire-broken-plugin' failed to "

@@ -22,6 +22,7 @@ if getattr(sys.modules.get("core"), "__file__", "") is None:
     del sys.modules["core"]
 
 from bridge_helpers import FAKE_BRIDGE, CountingTranslator, FakeBridge, RecordingContext  # type: ignore[import-not-found]
+
 from core.config import SessionConfig
 from engines.common.bridge import BridgeSession
 from engines.common.bridge_settings import BridgeSettings

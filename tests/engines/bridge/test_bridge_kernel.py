@@ -10,8 +10,8 @@ from typing import Any
 
 import anyio
 from anyio.abc import TaskStatus
-
 from bridge_helpers import FAKE_BRIDGE, CountingTranslator, count, running  # type: ignore[import-not-found]
+
 from core import hookimpl
 from core.app import App
 from core.bus import Subscription

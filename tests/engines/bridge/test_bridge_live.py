@@ -17,9 +17,9 @@ from typing import Any
 
 import anyio
 import pytest
+from bridge_helpers import RecordingContext, running  # type: ignore[import-not-found]
 from structlog.testing import capture_logs
 
-from bridge_helpers import RecordingContext, running  # type: ignore[import-not-found]
 from core.config import SessionConfig
 from engines.common.bridge import BridgeSession
 from engines.common.plugin import _package_state, find_bridges

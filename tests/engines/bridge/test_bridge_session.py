@@ -6,12 +6,11 @@ from pathlib import Path
 
 import anyio
 import pytest
+from bridge_helpers import CountingTranslator, RecordingContext, count, running  # type: ignore[import-not-found]
 from structlog.testing import capture_logs
 
 from engines.common.bridge import BridgeNotRunning, BridgeSession
 from engines.common.bridge_settings import BridgeSettings
-
-from bridge_helpers import CountingTranslator, RecordingContext, count, running  # type: ignore[import-not-found]
 
 WAIT = 20  # seconds: the bound of every wait in these tests
 

@@ -5,7 +5,6 @@ address in any spelling is a 422 naming the field, before anything is stored or 
 from __future__ import annotations
 
 import pytest
-
 from api_service import build, serving
 
 REFUSED = [

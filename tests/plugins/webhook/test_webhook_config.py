@@ -7,9 +7,9 @@ import json
 import subprocess
 
 import pytest
+from webhook_process import core_command, core_env
 
 from core.events import CATALOGUE
-from webhook_process import core_command, core_env
 
 URL = "http://127.0.0.1:9/hook"
 GLOBAL = {"WHATSAPP_HOOK_URL": URL, "WHATSAPP_HOOK_EVENTS": "message"}

@@ -10,7 +10,6 @@ from contextlib import closing
 from pathlib import Path
 
 import anyio
-
 from webhook_process import core_process
 from webhook_receiver import Receiver, delayed, free_port, ok
 from webhook_service import (

@@ -10,10 +10,10 @@ import time
 from collections import defaultdict
 
 import anyio
-
-from core import __version__
 from webhook_receiver import Receiver, fails_first
 from webhook_service import ME, build_service, message
+
+from core import __version__
 
 EVENT_ID = re.compile(r"^evt_[0-9abcdefghjkmnpqrstvwxyz]{26}$")
 ENVELOPE_KEYS = ["id", "timestamp", "event", "session", "metadata", "me", "payload", "engine",

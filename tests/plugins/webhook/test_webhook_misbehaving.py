@@ -6,10 +6,10 @@ from __future__ import annotations
 import ssl
 
 import trustme
-
-from plugins.webhook.http import STORED_RESPONSE_CHARS
 from webhook_receiver import Receiver, delayed, ok, reset, streamed
 from webhook_service import attempts_by_url, build_service, message, watch_logs
+
+from plugins.webhook.http import STORED_RESPONSE_CHARS
 
 TEN_MB_IN_CHUNKS = (160, b"x" * 65536)  # 160 x 64 KiB = 10 MiB
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 import base64
 import json
 
-from plugins.webhook.sqlite_store import SQLiteDeliveryStore
-from plugins.webhook.store import AttemptRecord, DeliveryFilter, NewDelivery, StoredEvent
 from webhook_process import run_core
 from webhook_receiver import Receiver, fail
 from webhook_service import build_service, message, store_file, store_statuses, watch_logs
+
+from plugins.webhook.sqlite_store import SQLiteDeliveryStore
+from plugins.webhook.store import AttemptRecord, DeliveryFilter, NewDelivery, StoredEvent
 
 PASSWORD = "pa55-w0rd-not-to-show"
 

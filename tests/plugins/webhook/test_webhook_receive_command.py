@@ -9,12 +9,11 @@ import hmac
 import json
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import aiohttp
 import anyio
 from standardwebhooks.webhooks import Webhook
-
 from webhook_process import core_process, run_core
 from webhook_receiver import free_port
 from webhook_service import build_service, message, watch_logs
@@ -32,7 +31,7 @@ def signed_headers(body: bytes, key: str = KEY, secret: str = SECRET) -> dict[st
         "X-Webhook-Hmac": hmac.new(key.encode(), body, hashlib.sha512).hexdigest(),
         "X-Webhook-Hmac-Algorithm": "sha512",
         "webhook-id": "evt_01test", "webhook-timestamp": str(stamp),
-        "webhook-signature": Webhook(secret).sign("evt_01test", datetime.fromtimestamp(stamp, tz=timezone.utc),
+        "webhook-signature": Webhook(secret).sign("evt_01test", datetime.fromtimestamp(stamp, tz=UTC),
                                                   body.decode()),
     }
 

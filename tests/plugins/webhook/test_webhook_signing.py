@@ -9,11 +9,11 @@ import hmac
 
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+from webhook_receiver import Receiver, fail, ok
+from webhook_service import build_service, message
 
 from plugins.webhook.config import check_secret
 from plugins.webhook.signing import StandardWebhooksSigner, waha_hmac
-from webhook_receiver import Receiver, fail, ok
-from webhook_service import build_service, message
 
 WAHA_BODY = b'{"event":"message","session":"default","engine":"WEBJS"}'
 WAHA_HMAC = ("208f8a55dde9e05519e898b10b89bf0d0b3b0fdf11fdbf09b6b90476301b98d8"

@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import scripted_engine
 import structlog
 from structlog.testing import capture_logs
 
 import plugins.webhook.plugin as webhook_plugin
-import scripted_engine
 from core.app import App
 from core.kernel import Kernel
 from plugins.webhook.sqlite_store import SQLiteDeliveryStore
