@@ -179,6 +179,6 @@ async def test_health_is_503_when_delivery_is_stuck(tmp_path):
     assert health["status"] == "stuck" and health["delivery"]["stuck_endpoints"] == [rx.url("/hole")]
     assert health["delivery"]["in_flight"] + health["delivery"]["pending"] == 50
     assert health["delivery"]["pending"] > 0
-    assert health["delivery"]["max_overdue_seconds"] > 0.3
-    assert health["delivery"]["oldest_pending_age_seconds"] > 0.3
+    assert health["delivery"]["max_overdue_seconds"] >= 0.3  # reported rounded to ms
+    assert health["delivery"]["oldest_pending_age_seconds"] >= 0.3
     assert "without an attempt" in health["detail"]
