@@ -231,7 +231,7 @@ def test_an_unknown_engine_is_named_with_the_known_ones(tmp_path):
         @hookimpl
         def hookwire_register_engines(self, registry):
             registry.add_engine(EngineType(name="ALPHA", create_session=lambda c: None,
-                                           create_translator=lambda s, m, l: None))
+                                           create_translator=lambda s, me_id, me_lid: None))
 
     app = App.load(extra_plugins=[("engines", Engines())], entry_points=False)
     path = tmp_path / "c.toml"

@@ -111,7 +111,7 @@ class Recorder:
     def hookwire_register_engines(self, registry: Registry) -> None:
         self.calls.append(("engines", registry.config))
         registry.add_engine(EngineType(name="RECORDER", create_session=lambda cfg: None,
-                                       create_translator=lambda s, m, l: None))
+                                       create_translator=lambda s, me_id, me_lid: None))
 
     @hookimpl
     def hookwire_register_sinks(self, registry: Registry) -> None:

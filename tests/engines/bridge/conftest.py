@@ -10,17 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-# pytest's default import mode puts ``tests/`` on ``sys.path``, where the directory
-# ``tests/core`` would be imported as a namespace package ``core`` shadowing the real one.
-# The repository root first on the path avoids that (``pythonpath = ["."]`` in the pytest
-# config would do it for the whole suite).
-REPO_ROOT = Path(__file__).resolve().parents[3]
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
-if getattr(sys.modules.get("core"), "__file__", "") is None:
-    del sys.modules["core"]
-
 from bridge_helpers import FAKE_BRIDGE, CountingTranslator, FakeBridge, RecordingContext  # type: ignore[import-not-found]
 
 from core.config import SessionConfig

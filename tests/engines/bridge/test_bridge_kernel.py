@@ -61,7 +61,7 @@ class BridgeTestPlugin:
     @hookimpl
     def hookwire_register_engines(self, registry: Registry) -> None:
         registry.add_engine(EngineType(name="TEST", create_session=self.create_session,
-                                       create_translator=lambda s, i, l: CountingTranslator(s)))
+                                       create_translator=lambda s, me_id, me_lid: CountingTranslator(s)))
 
     @hookimpl
     def hookwire_register_sinks(self, registry: Registry) -> None:
