@@ -19,8 +19,10 @@ from engines.common.bridge_settings import BridgeSettings
 
 @pytest.fixture
 def settings(tmp_path: Path) -> BridgeSettings:
+    # No heartbeats unless a test asks for them: line numbers in logs stay those of the script.
     return BridgeSettings(data_dir=str(tmp_path / "data"), backoff_initial=0.01, backoff_max=0.04,
-                          stop_timeout=5.0, kill_timeout=2.0, max_line_bytes=1024)
+                          stop_timeout=5.0, kill_timeout=2.0, max_line_bytes=1024,
+                          heartbeat_seconds=0)
 
 
 @pytest.fixture
