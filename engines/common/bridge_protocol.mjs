@@ -100,6 +100,11 @@ export function parseOptions(argv) {
   };
 }
 
+/** The options for a debug log line: the proxy password masked. */
+export function shownOptions(options) {
+  return { ...options, proxy: options.proxy && { ...options.proxy, password: options.proxy.password ? '***' : null } };
+}
+
 /** The proxy's URL with its credentials in it (what an http(s)/socks agent takes). */
 export function proxyUrlWithCredentials(proxy) {
   const url = new URL(proxy.url);

@@ -43,6 +43,7 @@ import {
   readCommands,
   routeConsoleToStderr,
   setLogLevel,
+  shownOptions,
   startHeartbeats,
   toCus,
   writeRecord,
@@ -54,6 +55,7 @@ const DEFAULT_BROWSER = ['Ubuntu', 'Chrome', '22.04.4'];
 
 const options = parseOptions(process.argv.slice(2));
 setLogLevel(options.logLevel);
+log('debug', 'bridge options', shownOptions(options));
 exitOnBrokenPipe();
 routeConsoleToStderr();
 
@@ -120,6 +122,19 @@ const sock = makeWASocket({
   browser: [options.deviceName ?? DEFAULT_BROWSER[0], options.browserName ?? DEFAULT_BROWSER[1], DEFAULT_BROWSER[2]],
   markOnlineOnConnect: options.markOnline,
   ...(agent ? { agent, fetchAgent: agent } : {}),
+});
+// An HTTP answer instead of the WebSocket upgrade (a proxy refusing the tunnel: 407, 502...):
+// Baileys listens for it without acting on it, so the connection would hang for ever. Close it
+// with the reason, as any other failure to connect.
+sock.ws.on('unexpected-response', (_request, response) => {
+  const error = new Error(`the connection was refused with HTTP ${response?.statusCode} ` +
+    `${response?.statusMessage ?? ''}`.trimEnd() + (options.proxy ? ' (through the proxy)' : ''));
+  try {
+    response?.destroy?.();
+  } catch {
+    // nothing more to close
+  }
+  sock.end(error);
 });
 const heartbeats = startHeartbeats(options.heartbeatSeconds, () => status);
 function setStatus(next) {

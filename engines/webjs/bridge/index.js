@@ -48,6 +48,7 @@ import {
   readCommands,
   routeConsoleToStderr,
   setLogLevel,
+  shownOptions,
   startHeartbeats,
   toCus,
   writeRecord,
@@ -69,6 +70,7 @@ const DESTROY_TIMEOUT_MS = 5000;
 
 const options = parseOptions(process.argv.slice(2));
 setLogLevel(options.logLevel);
+log('debug', 'bridge options', shownOptions(options));
 exitOnBrokenPipe();
 routeConsoleToStderr();
 
