@@ -52,21 +52,10 @@ from core.logging import get_logger
 from core.supervisor import Backoff
 from engines.common import bridge_reaper as reaper
 from engines.common.bridge_args import bridge_environment, session_arguments
-from engines.common.bridge_commands import (
-    HEARTBEAT,
-    ME,
-    RESULT,
-    BadProtocolRecord,
-    CommandChannel,
-    HeartbeatData,
-    MeData,
-    ResultData,
-    decode_protocol_record,
-)
+from engines.common.bridge_commands import CommandChannel
 from engines.common.bridge_health import BridgeHealth
-from engines.common.bridge_lines import TooLong
-from engines.common.bridge_logs import log_stderr_line
-from engines.common.bridge_process import EXIT_POLL_SECONDS, OutputReader, stop_process
+from engines.common.bridge_process import stop_process
+from engines.common.bridge_run import BridgeRun
 from engines.common.bridge_settings import BridgeSettings
 from engines.common.ignore import IgnoreFilter
 from engines.common.translator import BaseTranslator
@@ -78,8 +67,6 @@ EXIT_STOPPED = 0
 EXIT_NEEDS_LOGIN = 3
 EXIT_RECONNECT = 75
 
-#: How often the bridge's process tree is noted, to kill what it leaves behind.
-TREE_WATCH_SECONDS = 2.0
 #: Commands a session takes before it is WORKING (logging in, and ending it).
 BEFORE_LOGIN_COMMANDS = frozenset({"pairing-code", "logout", "stop"})
 #: Commands that end the session once the bridge carried them out.
@@ -351,7 +338,7 @@ class BridgeSession:
             if not self._starting_emitted:
                 self._starting_emitted = True
                 await self._emit_all(ctx, self.translator.start(), ignore=False)
-            await self._pump(process, ctx, tree)
+            await BridgeRun(self, process, ctx, tree).pump()
         finally:
             with anyio.CancelScope(shield=True):
                 await stop_process(process, tree, ask=lambda: self._ask_to_stop(process),
@@ -366,105 +353,6 @@ class BridgeSession:
                 self._note_change()
                 log.info("bridge exited", bridge_pid=process.pid, exit_status=process.returncode)
         return process.returncode
-
-    async def _pump(self, process: Process, ctx: SessionContext,
-                    tree: set[reaper.ProcessId]) -> None:
-        assert process.stdout is not None and process.stderr is not None
-        run = self.runs
-        number = 0
-        max_line = self.settings.max_line_bytes
-        reader = OutputReader()
-
-        async def on_record(line: bytes | TooLong) -> None:
-            nonlocal number
-            number += 1
-            self._health.activity()
-            position = f"bridge run {run} line {number}"
-            if isinstance(line, TooLong):
-                self.translator.bad(position, None, f"line of {line.size} bytes is longer than "
-                                                    f"the limit of {max_line} bytes")
-                return
-            if not line.strip():
-                return
-            try:
-                protocol = decode_protocol_record(line)
-            except BadProtocolRecord as exc:
-                self.translator.bad(position, exc.record_type, exc.reason)
-                return
-            if protocol is not None:
-                self._on_protocol_record(*protocol)
-                return
-            await self._emit_all(ctx, self.translator.translate_line(line, position))
-
-        async def on_stderr(line: bytes | TooLong) -> None:
-            if isinstance(line, TooLong):
-                problem = log_stderr_line(line.head, process.pid, truncated=True)
-            else:
-                problem = log_stderr_line(line, process.pid)
-            if problem is not None:
-                self._run_error = problem
-
-        async def watch_tree() -> None:
-            while True:
-                tree.update(reaper.process_tree(process.pid))
-                await anyio.sleep(TREE_WATCH_SECONDS)
-
-        exited = anyio.Event()
-
-        async def watch_exit() -> None:
-            while process.returncode is None:
-                await anyio.sleep(EXIT_POLL_SECONDS)
-            reader.bridge_exited()
-            exited.set()
-
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(watch_tree)
-            tg.start_soon(watch_exit)
-            if self.settings.watchdog_on:
-                tg.start_soon(self._watch_silence, tg.cancel_scope)
-            async with anyio.create_task_group() as readers:
-                readers.start_soon(reader.read_lines, process.stdout, max_line, on_record)
-                readers.start_soon(reader.read_lines, process.stderr,
-                                   self.settings.max_log_line_bytes, on_stderr)
-            await exited.wait()  # a bridge may close its output and run on
-            tg.cancel_scope.cancel()
-
-    async def _watch_silence(self, scope: anyio.CancelScope) -> None:
-        """Restart a bridge that wrote nothing, not even a heartbeat, for ``stall_seconds``."""
-        limit = self.settings.stall_seconds
-        while True:
-            await anyio.sleep(min(limit / 4, 1.0))
-            silent = self._health.silent_for()
-            if silent <= limit:
-                continue
-            self._stalled = True
-            self._health.stalls += 1
-            self._run_error = (f"the bridge wrote nothing for {silent:.1f} s (the stall limit is "
-                               f"{limit:g} s) while the session was {self.status or 'STARTING'}")
-            log.warning("bridge went silent; restarting it", silent_s=round(silent, 1),
-                        stall_seconds=limit, status=self.status, bridge_status=self.bridge_status,
-                        stalls=self._health.stalls)
-            scope.cancel()
-            return
-
-    def _on_protocol_record(self, kind: str, data: Any) -> None:
-        if kind == RESULT:
-            assert isinstance(data, ResultData)
-            self.commands.answer(data)
-        elif kind == HEARTBEAT:
-            assert isinstance(data, HeartbeatData)
-            self.bridge_status = data.status
-            self.heartbeats += 1
-            if data.status == WORKING:
-                self._connected()
-        elif kind == ME:
-            assert isinstance(data, MeData)
-            self.translator.me_id = data.id
-            if data.pushName:
-                self.translator.me_push_name = data.pushName
-            if data.lid:
-                self.translator.me_lid = data.lid
-        self._note_change()
 
     async def _ask_to_stop(self, process: Process) -> None:
         if process.stdin is None:

@@ -29,6 +29,7 @@ from core.logging import get_logger
 log = get_logger("engines.bridge")
 
 PROTOCOL_PREFIX = "hookwire."
+_PREFIX_BYTES = PROTOCOL_PREFIX.encode()
 RESULT = "hookwire.result"
 HEARTBEAT = "hookwire.heartbeat"
 ME = "hookwire.me"
@@ -89,7 +90,7 @@ def decode_protocol_record(line: bytes) -> tuple[str, Any] | None:
     """``(type, typed data)`` when ``line`` is a protocol record, ``None`` when it is anything
     else (a native record, or garbage for the translator to report). Raises
     :class:`BadProtocolRecord` for a protocol record of the wrong shape."""
-    if PROTOCOL_PREFIX.encode() not in line[:64]:
+    if _PREFIX_BYTES not in line[:64]:
         return None  # the cheap test: a bridge writes ``{"type":"hookwire.…`` first
     try:
         kind = _type_decoder.decode(line).type

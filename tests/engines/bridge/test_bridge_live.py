@@ -283,7 +283,7 @@ async def bridge_answer(session: BridgeSession, command: str, args: dict[str, An
     before answering (``gone``), is sent again to the next one."""
     for _ in range(10):
         seen = session.heartbeats
-        await session.wait_until(lambda s: (s.pid is not None and s.heartbeats > seen)
+        await session.wait_until(lambda s, seen=seen: (s.pid is not None and s.heartbeats > seen)
                                  or s.health().failed)
         assert not session.health().failed, session.health()
         try:

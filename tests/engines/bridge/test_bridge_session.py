@@ -274,7 +274,7 @@ async def test_a_missing_node_is_reported_without_a_traceback(tmp_path: Path) ->
 
 async def test_a_live_session_drops_the_events_of_ignored_chats(fake_bridge) -> None:
     bridge = fake_bridge([[
-        {"record": {"type": "message", "data": {"id": f"false_123456789-987654321@g.us_G1_2@c.us"}}},
+        {"record": {"type": "message", "data": {"id": "false_123456789-987654321@g.us_G1_2@c.us"}}},
         {"record": {"type": "message", "data": {"id": "false_22222222222@c.us_D1"}}},
         {"record": {"type": "message", "data": {"id": "false_status@broadcast_S1_2@c.us"}}},
         {"record": {"type": "count", "data": {"tag": "end"}}},
