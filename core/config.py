@@ -58,6 +58,34 @@ class LogConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     level: Literal["debug", "info", "warning", "error"] = "info"
 
 
+class SessionIgnore(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Chats whose events are dropped at the engine edge (WAHA's ``config.ignore``);
+    ``session.status`` and other session-wide events are never dropped."""
+
+    #: ``status@broadcast`` (stories).
+    status: bool = False
+    #: Group chats (``@g.us``).
+    groups: bool = False
+    #: Channels (``@newsletter``).
+    channels: bool = False
+    #: Other broadcast lists (``@broadcast`` other than ``status@broadcast``).
+    broadcast: bool = False
+
+
+class SessionProxy(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The proxy a live bridge connects through (WAHA's ``config.proxy``)."""
+
+    #: ``host:port`` or a URL (``http://host:port``, ``socks5://host:port``).
+    server: str
+    username: str | None = None
+    password: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.server.strip() or any(c.isspace() for c in self.server):
+            raise ValueError(f"proxy.server {self.server!r} must be host:port or a URL, "
+                             "without spaces")
+
+
 class SessionConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """One WhatsApp session: which engine, where its native records come from."""
 
@@ -75,12 +103,30 @@ class SessionConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     me_lid: str | None = None
     me_push_name: str | None = None
     enabled: bool = True
+    #: Chats whose events are not emitted (WAHA ``config.ignore``).
+    ignore: SessionIgnore = msgspec.field(default_factory=SessionIgnore)
+    #: The live bridge and its library log at debug (WAHA ``config.debug``).
+    debug: bool = False
+    #: The live bridge's connection goes through this proxy (WAHA ``config.proxy``).
+    proxy: SessionProxy | None = None
+    #: The linked device's name shown on the phone (WAHA ``config.client.deviceName``).
+    device_name: str | None = None
+    #: The browser name shown on the phone (WAHA ``config.client.browserName``).
+    browser_name: str | None = None
+    #: NOWEB: appear online when connected (WAHA ``config.noweb.markOnline``).
+    mark_online: bool = True
+    #: WEBJS: emit WA Web's receipt/presence/chatstate nodes as ``tag:*`` records, which give
+    #: ``message.ack.group`` and ``presence.update`` (WAHA ``config.webjs.tagsEventsOn``).
+    tags_events_on: bool = False
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", self.name):
             raise ValueError(f"session name {self.name!r} must be 1-64 of A-Z a-z 0-9 _ . -")
         if self.source == "replay" and not self.replay:
             raise ValueError(f"session {self.name!r}: source 'replay' needs `replay` (a file)")
+        for key, value in (("device_name", self.device_name), ("browser_name", self.browser_name)):
+            if value is not None and not 1 <= len(value) <= 64:
+                raise ValueError(f"session {self.name!r}: {key} must be 1-64 characters")
 
 
 class CoreConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -4,13 +4,17 @@ An engine plugin registers an :class:`EngineType` (``registry.add_engine``). The
 creates one :class:`EngineSession` per configured session and supervises its ``run``; the
 ``translate`` command uses :meth:`EngineType.create_translator` on its own. Engines never
 know which sinks exist: they hand :class:`Emission` objects to :meth:`SessionContext.emit`.
+
+An engine session may also take commands (:class:`CommandTarget`: a pairing code, logout, the
+session's own account, later sends) and report its health (:class:`HealthReporter`). Both are
+optional: services find them on ``kernel.engine_sessions[name]`` with ``isinstance``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import msgspec
 from anyio.abc import TaskStatus
@@ -35,6 +39,8 @@ class RecordTranslator(Protocol):
     """
 
     bad_records: int
+    #: The session's own name (``me.pushName``), when known; may be set from outside.
+    me_push_name: str | None
 
     def translate_line(self, line: bytes | str, position: str) -> list[Emission]: ...
 
@@ -80,6 +86,71 @@ class EngineType(msgspec.Struct, frozen=True):
     create_session: Callable[[SessionConfig], EngineSession]
     create_translator: Callable[[str, str | None, str | None], RecordTranslator]
     description: str = ""
+
+
+#: The codes of :class:`CommandError`, with what an HTTP API answers for each.
+COMMAND_ERROR_CODES = frozenset({"not_working", "unsupported", "timeout", "busy", "gone", "failed",
+                                 "invalid"})
+
+
+class CommandError(Exception):
+    """A command the session could not carry out. ``code`` is one of:
+
+    - ``not_working``: the session status is not ``WORKING`` (WAHA answers 422 for this);
+    - ``unsupported``: this engine or its library cannot do it (501, naming the engine);
+    - ``timeout``: no answer in time (504);
+    - ``busy``: too many commands in flight (429/503);
+    - ``gone``: the bridge died or restarted while the command was in flight (502/503);
+    - ``failed``: the library refused; ``message`` carries the library's reason (500, or 422
+      as WAHA does);
+    - ``invalid``: bad arguments (422).
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        if code not in COMMAND_ERROR_CODES:
+            raise ValueError(f"unknown CommandError code {code!r}")
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+
+@runtime_checkable
+class CommandTarget(Protocol):
+    """An engine session that takes commands (``pairing-code``, ``logout``, ``stop``, ``me``...)."""
+
+    async def request(self, command: str, args: dict[str, Any], *,
+                      timeout: float | None = None) -> Any:
+        """Send one command to the engine and wait for its answer (a JSON value: the
+        library's result), or raise :class:`CommandError`. ``timeout`` (seconds) replaces the
+        engine's default."""
+        ...
+
+
+class SessionHealth(msgspec.Struct, kw_only=True):
+    """How a live session is doing, for the session resource and ``/health``."""
+
+    #: Bridge restarts of this session (any cause).
+    restarts: int = 0
+    #: Watchdog restarts: a WORKING bridge that went silent past the stall limit.
+    stalls: int = 0
+    #: The last failure, in words (the library's reason where there is one).
+    last_error: str | None = None
+    #: When ``last_error`` happened, Unix ms.
+    last_error_at: int | None = None
+    #: The session gave up (``session.status`` ``FAILED`` was emitted) and is not restarted.
+    failed: bool = False
+    #: Unix ms of the last record or heartbeat from the engine.
+    last_activity_at: int | None = None
+
+
+@runtime_checkable
+class HealthReporter(Protocol):
+    """An engine session that reports its :class:`SessionHealth`."""
+
+    def health(self) -> SessionHealth: ...
 
 
 EmitFn = Callable[[Emission], Awaitable[Envelope]]

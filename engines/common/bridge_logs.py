@@ -35,17 +35,19 @@ _DROPPED = frozenset({"time", "pid", "hostname", "v", "session"})
 _STACKS = frozenset({"trace", "stack"})
 
 
-def log_stderr_line(line: bytes, bridge_pid: int, truncated: bool = False) -> None:
+def log_stderr_line(line: bytes, bridge_pid: int, truncated: bool = False) -> str | None:
+    """Log one stderr line; for a warning or worse, return it in words (message and error),
+    which the session keeps as its last error."""
     text = line.decode("utf-8", errors="replace").rstrip("\r")
     if not text.strip():
-        return
+        return None
     record = _json_object(text)
     extra: dict[str, Any] = {"bridge_pid": bridge_pid}
     if truncated:
         extra["truncated"] = True
     if record is None:
         log.info("bridge output", line=text, **extra)
-        return
+        return None
     raw_level = record.pop("level", "info")
     level = _LEVELS.get(raw_level, logging.INFO) if isinstance(raw_level, str | int) else logging.INFO
     message = record.pop("msg", None)
@@ -56,6 +58,10 @@ def log_stderr_line(line: bytes, bridge_pid: int, truncated: bool = False) -> No
             continue
         extra[f"bridge_{key}" if key in _RESERVED else key] = _without_stack(key, value)
     log.log(level, message, **extra)
+    if level < logging.WARNING:
+        return None
+    error = extra.get("error")
+    return f"{message}: {error}" if isinstance(error, str) and error else message
 
 
 def _without_stack(key: str, value: Any) -> Any:

@@ -14,6 +14,7 @@ from core.engine import Emission
 from core.events import Me
 from core.logging import get_logger
 from engines.common.records import BadRecord, NativeRecord, decode_record
+from engines.common.waha import SessionStatusTracker
 
 log = get_logger("engines")
 
@@ -29,6 +30,10 @@ class BaseTranslator:
         self.me_push_name = me_push_name
         self.bad_records = 0
         self.records = 0
+        #: The session's status and its history (WAHA's ``status`` setter); engines replace it
+        #: with one on their own clock. The live bridge reads it (commands need ``WORKING``)
+        #: and sets ``FAILED`` through it when it gives up.
+        self.status = SessionStatusTracker(session)
 
     @property
     def me(self) -> Me | None:

@@ -13,7 +13,7 @@ import anyio
 from core.config import SessionConfig
 from core.engine import Emission
 from core.events import Envelope, Me, environment, make_event
-from core.payloads import EngineEventPayload, SessionStatusPayload
+from core.payloads import EngineEventPayload, MessagePayload
 from engines.common.bridge import BridgeSession
 from engines.common.records import BadRecord, NativeRecord
 from engines.common.translator import BaseTranslator
@@ -23,7 +23,9 @@ FAKE_BRIDGE = Path(__file__).parent / "fake_bridge.py"
 
 class CountingTranslator(BaseTranslator):
     """Maps ``{"type": "count", "data": {...}}`` to an ``engine.event`` carrying a running
-    count (state that must carry across bridge restarts); any other type is bad input."""
+    count (state that must carry across bridge restarts), ``{"type": "status", "data":
+    "WORKING"}`` to a ``session.status`` through the status history, and ``{"type":
+    "message", "data": {"id": MESSAGE_ID}}`` to a ``message``; any other type is bad input."""
 
     engine = "TEST"
 
@@ -32,9 +34,13 @@ class CountingTranslator(BaseTranslator):
         self.count = 0
 
     def start(self) -> list[Emission]:
-        return [Emission("session.status", SessionStatusPayload(name=self.session, status="STARTING"))]
+        return self.status.set("STARTING")
 
     def map(self, record: NativeRecord, position: str) -> list[Emission]:
+        if record.type == "status" and isinstance(record.data, str):
+            return self.status.set(record.data)
+        if record.type == "message" and isinstance(record.data, dict):
+            return [Emission("message", MessagePayload(id=record.data["id"], body="hi"))]
         if record.type != "count":
             raise BadRecord(f"unknown record type {record.type!r}")
         if not isinstance(record.data, dict):
@@ -77,6 +83,16 @@ class RecordingContext:
 def count(tag: str) -> dict[str, Any]:
     """A step of the fake bridge writing one ``count`` record."""
     return {"record": {"type": "count", "data": {"tag": tag}, "ts": 1}}
+
+
+def status(value: str) -> dict[str, Any]:
+    """A step of the fake bridge writing a record that sets the session status."""
+    return {"record": {"type": "status", "data": value}}
+
+
+def working() -> list[dict[str, Any]]:
+    """Steps of a fake bridge that connected: WORKING in its records and its heartbeats."""
+    return [status("WORKING"), {"heartbeat": "WORKING"}]
 
 
 class FakeBridge:

@@ -67,16 +67,25 @@ def test_settings_come_from_the_environment(tmp_path: Path) -> None:
     settings = BridgeSettings.from_env({
         "HOOKWIRE_NODE": "/opt/node/bin/node", "HOOKWIRE_DATA_DIR": str(tmp_path),
         "HOOKWIRE_BRIDGE_BACKOFF_INITIAL": "0.25", "HOOKWIRE_BRIDGE_BACKOFF_MAX": "4",
-        "HOOKWIRE_BRIDGE_STOP_TIMEOUT": "2.5", "HOOKWIRE_BRIDGE_MAX_LINE_BYTES": "1000",
+        "HOOKWIRE_BRIDGE_STOP_TIMEOUT": "2.5", "HOOKWIRE_BRIDGE_MAX_LINE_BYTES": "2000",
         "HOOKWIRE_BRIDGE_LOG_LEVEL": "debug", "HOOKWIRE_QR_TERMINAL": "1",
+        "HOOKWIRE_BRIDGE_HEARTBEAT_SECONDS": "2", "HOOKWIRE_BRIDGE_STALL_SECONDS": "9",
+        "HOOKWIRE_BRIDGE_COMMAND_TIMEOUT": "12", "HOOKWIRE_BRIDGE_MAX_IN_FLIGHT": "3",
+        "HOOKWIRE_BRIDGE_FAIL_AFTER": "4", "HOOKWIRE_BRIDGE_FAIL_WINDOW": "120",
     })
     assert settings.node == "/opt/node/bin/node"
     assert settings.auth_dir("s1") == tmp_path / "sessions" / "s1" / "auth"
     assert (settings.backoff_initial, settings.backoff_max, settings.stop_timeout) == (0.25, 4.0, 2.5)
-    assert settings.max_line_bytes == 1000 and settings.log_level == "debug" and settings.qr_terminal
+    assert settings.max_line_bytes == 2000 and settings.log_level == "debug" and settings.qr_terminal
+    assert (settings.heartbeat_seconds, settings.stall_seconds, settings.command_timeout) == (2, 9, 12)
+    assert (settings.max_in_flight, settings.fail_after, settings.fail_window) == (3, 4, 120)
+    assert settings.watchdog_on
     default = BridgeSettings.from_env({})
     assert default == BridgeSettings()
     assert default.auth_dir("s1") == Path.cwd() / ".hookwire" / "sessions" / "s1" / "auth"
+    off = BridgeSettings.from_env({"HOOKWIRE_BRIDGE_HEARTBEAT_SECONDS": "0",
+                                   "HOOKWIRE_BRIDGE_FAIL_AFTER": "0"})
+    assert not off.watchdog_on and off.fail_after == 0
 
 
 def test_bad_settings_are_logged_and_replaced_by_the_default() -> None:
@@ -84,10 +93,34 @@ def test_bad_settings_are_logged_and_replaced_by_the_default() -> None:
         settings = BridgeSettings.from_env({"HOOKWIRE_BRIDGE_BACKOFF_MAX": "soon",
                                             "HOOKWIRE_BRIDGE_STOP_TIMEOUT": "-1",
                                             "HOOKWIRE_BRIDGE_MAX_LINE_BYTES": "0",
-                                            "HOOKWIRE_BRIDGE_LOG_LEVEL": "loud"})
+                                            "HOOKWIRE_BRIDGE_LOG_LEVEL": "loud",
+                                            "HOOKWIRE_BRIDGE_MAX_IN_FLIGHT": "2.5",
+                                            "HOOKWIRE_BRIDGE_FAIL_AFTER": "1001",
+                                            "HOOKWIRE_BRIDGE_COMMAND_TIMEOUT": "inf",
+                                            "HOOKWIRE_BRIDGE_FAIL_WINDOW": "nan"})
     assert settings == BridgeSettings()
-    assert [e["variable"] for e in logs] == ["HOOKWIRE_BRIDGE_BACKOFF_MAX",
-                                             "HOOKWIRE_BRIDGE_STOP_TIMEOUT",
-                                             "HOOKWIRE_BRIDGE_MAX_LINE_BYTES",
-                                             "HOOKWIRE_BRIDGE_LOG_LEVEL"]
+    assert sorted(e["variable"] for e in logs) == sorted([
+        "HOOKWIRE_BRIDGE_BACKOFF_MAX", "HOOKWIRE_BRIDGE_STOP_TIMEOUT",
+        "HOOKWIRE_BRIDGE_MAX_LINE_BYTES", "HOOKWIRE_BRIDGE_LOG_LEVEL",
+        "HOOKWIRE_BRIDGE_MAX_IN_FLIGHT", "HOOKWIRE_BRIDGE_FAIL_AFTER",
+        "HOOKWIRE_BRIDGE_COMMAND_TIMEOUT", "HOOKWIRE_BRIDGE_FAIL_WINDOW"])
     assert all(e["log_level"] == "error" for e in logs)
+    by_name = {e["variable"]: e for e in logs}
+    assert by_name["HOOKWIRE_BRIDGE_MAX_LINE_BYTES"]["error"] == (
+        "expected a whole number from 1024 to 1073741824")
+    assert by_name["HOOKWIRE_BRIDGE_FAIL_AFTER"]["error"] == (
+        "expected a whole number from 1 to 1000 (0: off)")
+    assert by_name["HOOKWIRE_BRIDGE_STOP_TIMEOUT"]["default"] == 10.0
+
+
+def test_settings_that_contradict_each_other_are_fixed_with_an_error() -> None:
+    with capture_logs() as logs:
+        settings = BridgeSettings.from_env({"HOOKWIRE_BRIDGE_BACKOFF_INITIAL": "10",
+                                            "HOOKWIRE_BRIDGE_BACKOFF_MAX": "2",
+                                            "HOOKWIRE_BRIDGE_HEARTBEAT_SECONDS": "30",
+                                            "HOOKWIRE_BRIDGE_STALL_SECONDS": "40"})
+    assert (settings.backoff_initial, settings.backoff_max) == (10, 10)
+    assert (settings.heartbeat_seconds, settings.stall_seconds) == (30, 90)
+    assert [e["variable"] for e in logs] == ["HOOKWIRE_BRIDGE_BACKOFF_MAX",
+                                             "HOOKWIRE_BRIDGE_STALL_SECONDS"]
+    assert "two heartbeats" in logs[1]["error"]

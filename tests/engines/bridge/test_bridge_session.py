@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import anyio
@@ -202,6 +203,35 @@ async def test_the_bridge_gets_the_session_arguments(fake_bridge, tmp_path: Path
     assert auth_dir.stat().st_mode & 0o077 == 0  # auth state holds keys: owner only
 
 
+async def test_the_session_config_reaches_the_bridge_as_flags(fake_bridge, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOOKWIRE_PROXY_PASSWORD", "inherited-must-not-leak")
+    bridge = fake_bridge([[count("a"), {"wait": True}]], name="full", heartbeat_seconds=2.5, config={
+        "debug": True, "proxy": {"server": "proxy.example:3128", "username": "bob", "password": "s3cret"},
+        "device_name": "Front desk", "browser_name": "Firefox", "mark_online": False,
+        "tags_events_on": True})
+    with anyio.fail_after(WAIT):
+        async with anyio.create_task_group() as tg:
+            await tg.start(bridge.session.run, bridge.ctx)
+            await bridge.ctx.wait_until(lambda c: len(c.counts()) == 1)
+            tg.cancel_scope.cancel()
+    auth_dir = tmp_path / "data" / "sessions" / "full" / "auth"
+    assert bridge.args() == [
+        "--session", "full", "--auth-dir", str(auth_dir), "--log-level", "debug",
+        "--heartbeat-seconds", "2.5", "--proxy", "http://proxy.example:3128",
+        "--proxy-username", "bob", "--device-name", "Front desk", "--browser-name", "Firefox",
+        "--no-mark-online", "--tags-events"]
+    # the password is in the bridge's environment, never on its command line
+    assert json.loads((auth_dir / "env.json").read_text()) == {"HOOKWIRE_PROXY_PASSWORD": "s3cret"}
+    plain = fake_bridge([[count("a"), {"wait": True}]], name="plain")
+    with anyio.fail_after(WAIT):
+        async with anyio.create_task_group() as tg:
+            await tg.start(plain.session.run, plain.ctx)
+            await plain.ctx.wait_until(lambda c: len(c.counts()) == 1)
+            tg.cancel_scope.cancel()
+    assert json.loads((plain.auth_dir / "env.json").read_text()) == {"HOOKWIRE_PROXY_PASSWORD": None}
+
+
 async def test_an_uninstalled_bridge_is_reported_and_retried(tmp_path: Path) -> None:
     from core.config import SessionConfig
 
@@ -213,9 +243,12 @@ async def test_an_uninstalled_bridge_is_reported_and_retried(tmp_path: Path) -> 
             async with anyio.create_task_group() as tg:
                 await tg.start(session.run, RecordingContext(config))  # ready all the same
                 tg.cancel_scope.cancel()
-    error = next(e for e in logs if e["log_level"] == "error")
-    assert error["event"] == "the bridge is not installed: run `python -m core engines install`"
+    # A warning per failed attempt; an error only when the session gives up (FAILED).
+    warning = next(e for e in logs if e["log_level"] == "warning")
+    assert warning["event"] == "the bridge is not installed: run `python -m core engines install`"
+    assert not [e for e in logs if e["log_level"] == "error"]
     assert session.runs == 0
+    assert session.health().last_error == warning["event"]
 
 
 async def test_a_missing_node_is_reported_without_a_traceback(tmp_path: Path) -> None:
@@ -234,6 +267,24 @@ async def test_a_missing_node_is_reported_without_a_traceback(tmp_path: Path) ->
                 await tg.start(session.run, RecordingContext(config))
                 tg.cancel_scope.cancel()
     error = next(e for e in logs if e["event"] == "cannot start the bridge")
-    assert error["command"] == str(tmp_path / "no-such-node")
+    assert error["command"] == str(tmp_path / "no-such-node") and error["log_level"] == "warning"
     assert "FileNotFoundError" in error["error"] and "HOOKWIRE_NODE" in error["hint"]
     assert "exc_info" not in error
+
+
+async def test_a_live_session_drops_the_events_of_ignored_chats(fake_bridge) -> None:
+    bridge = fake_bridge([[
+        {"record": {"type": "message", "data": {"id": "false_123456789-987654321@g.us_G1_2@c.us"}}},
+        {"record": {"type": "message", "data": {"id": "false_22222222222@c.us_D1"}}},
+        {"record": {"type": "message", "data": {"id": "false_status@broadcast_S1_2@c.us"}}},
+        {"record": {"type": "count", "data": {"tag": "end"}}},
+        {"wait": True}]], config={"ignore": {"groups": True}})
+    with anyio.fail_after(20):
+        async with anyio.create_task_group() as tg:
+            await tg.start(bridge.session.run, bridge.ctx)
+            await bridge.ctx.wait_until(lambda c: len(c.counts()) == 1)
+            tg.cancel_scope.cancel()
+    ids = [e.payload.id for e in bridge.ctx.envelopes if e.name == "message"]
+    assert ids == ["false_22222222222@c.us_D1", "false_status@broadcast_S1_2@c.us"]
+    assert bridge.ctx.names[0] == "session.status"
+    assert bridge.session.ignore.dropped == 1
