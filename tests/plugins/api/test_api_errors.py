@@ -31,7 +31,7 @@ async def test_unknown_fields_are_rejected_with_their_path(tmp_path):
                              "path": path}
         code, error = await api.post("/api/sessions", {"name": 5})
         assert (code, error["path"]) == (422, "$.name")
-        assert error["detail"] == "expected `str`, got `int` (at $.name)"
+        assert error["detail"] == "expected `str | null`, got `int` (at $.name)"
         code, error = await api.put("/api/sessions/a", {"config": {"pace": "slow"}})
         assert (code, error["path"]) == (422, "$.config.pace")
         code, error = await api.post("/api/endpoints/enable", {})
@@ -95,13 +95,15 @@ async def test_an_internal_error_is_logged_and_answered_without_a_traceback(tmp_
     service = build(tmp_path)
     with watch_logs() as logs:
         async with serving(service) as api:
-            await service.api.delivery_store.close()  # the store goes away under the API
+            store = service.api.delivery.store
+            await store.close()  # the store goes away under the API
             code, error = await api.get("/api/deliveries")
             assert (code, error) == (500, {"error": "internal",
                                            "detail": "an internal error; it was logged", "path": None})
             code, health = await api.get("/health")
-            assert (code, health["status"]) == (503, "unknown")
-            await service.api.delivery_store.open()
+            assert (code, health["status"]) == (503, "error")
+            assert health["error"]["delivery"]["message"].startswith("cannot read the delivery store")
+            await store.open()
     [failed] = logs.find("API request failed", path="/api/deliveries")
     assert failed["exc_info"] is True and "AssertionError" in failed["error"]
     assert "Traceback" not in json.dumps(error)
