@@ -37,10 +37,12 @@ def _worker_id(call: Call) -> str:
 def waha_environment(call: Call) -> WahaEnvironment:
     engine = call.api.config.default_engine
     env = environment(engine, call.api.app_config.core.kernel.worker_id)
+    browser = getattr(env, "browser", None)
+    if browser is None and engine == "WEBJS":  # WAHA: the browser WEBJS runs
+        browser = os.environ.get("HOOKWIRE_CHROMIUM") or "/usr/bin/chromium"
     return WahaEnvironment(version=env.version, engine=env.engine,
-                           tier=getattr(env, "tier", None) or "CORE",
-                           browser=getattr(env, "browser", None), platform=env.platform,
-                           worker=Worker(id=_worker_id(call)))
+                           tier=getattr(env, "tier", None) or "CORE", browser=browser,
+                           platform=env.platform, worker=Worker(id=_worker_id(call)))
 
 
 async def version(call: Call) -> web.StreamResponse:

@@ -59,15 +59,16 @@ async def request_code(manager: SessionManager, name: str, phone: str) -> str:
     return code
 
 
-async def logout(manager: SessionManager, name: str) -> None:
-    """Log the account out (the bridge removes its auth state); a session that was running
-    is started again, waiting for a new login (WAHA)."""
+async def logout(manager: SessionManager, name: str, *, restart: bool = True) -> None:
+    """Log the account out (the bridge removes its auth state); the session is started again,
+    waiting for a new login (WAHA), unless ``restart`` is false (it is then stopped)."""
     async with manager.lock:
         await send(manager, name, "logout", {}, "login to log out of")
         cfg = manager.config_of(name)
         await manager.stop_unit(name)
-        await manager.start_unit(cfg)
-    log.info("session logged out", session=name)
+        if restart:
+            await manager.start_unit(cfg)
+    log.info("session logged out", session=name, restarted=restart)
 
 
 async def me(manager: SessionManager, name: str) -> MeInfo | None:

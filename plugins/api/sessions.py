@@ -108,7 +108,7 @@ async def deprecated_stop(call: Call) -> web.StreamResponse:
     manager = call.api.manager
     if body.logout:
         if manager.running(body.name):
-            await logout(manager, body.name)
+            await logout(manager, body.name, restart=False)
         await manager.delete(body.name)
     else:
         manager.require(body.name)
@@ -120,7 +120,7 @@ async def deprecated_logout(call: Call) -> web.StreamResponse:
     body: SessionLogoutDeprecated = call.body
     manager = call.api.manager
     if manager.running(body.name):
-        await logout(call.api.manager, body.name)
+        await logout(manager, body.name, restart=False)
     await manager.delete(body.name)
     return empty(201)
 

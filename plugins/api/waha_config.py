@@ -69,8 +69,8 @@ def session_config(name: str, engine: str, body: SessionConfigBody, *, replay: s
         proxy = SessionProxy(server=body.proxy.server, username=body.proxy.username,
                              password=body.proxy.password)
     client = body.client
-    mark_online = True
-    if body.noweb is not None and body.noweb.markOnline is not None:
+    mark_online = True  # NOWEB's and WEBJS's own settings apply to their engine only
+    if engine == "NOWEB" and body.noweb is not None and body.noweb.markOnline is not None:
         mark_online = body.noweb.markOnline
     return SessionConfig(
         name=name, engine=engine, source=body.source or "bridge", replay=replay,
@@ -84,7 +84,7 @@ def session_config(name: str, engine: str, body: SessionConfigBody, *, replay: s
         device_name=client.deviceName if client is not None else None,
         browser_name=client.browserName if client is not None else None,
         mark_online=mark_online,
-        tags_events_on=bool(body.webjs and body.webjs.tagsEventsOn))
+        tags_events_on=engine == "WEBJS" and bool(body.webjs and body.webjs.tagsEventsOn))
 
 
 def warnings_for(engine: str, body: SessionConfigBody, apps: Any) -> list[str]:

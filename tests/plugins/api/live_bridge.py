@@ -44,7 +44,13 @@ def waiting_for_login() -> list[dict[str, Any]]:
 
 
 class LiveBridgePlugin:
-    def __init__(self, scenario: list[list[dict[str, Any]]], data_dir: Path) -> None:
+    """``engine``: the name it registers (``NOWEB``/``WEBJS`` when the real engines are not
+    loaded: their config then applies, e.g. ``noweb.markOnline``)."""
+
+    def __init__(self, scenario: list[list[dict[str, Any]]], data_dir: Path,
+                 engine: str = "TEST", **settings: Any) -> None:
+        self.engine = engine
+        self.settings = settings
         self.data_dir = data_dir
         self.script = data_dir / "scenario.json"
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -52,20 +58,30 @@ class LiveBridgePlugin:
         self.sessions: list[BridgeSession] = []
 
     def create_session(self, config: SessionConfig) -> BridgeSession:
-        settings = BridgeSettings(data_dir=str(self.data_dir), backoff_initial=0.05,
-                                  backoff_max=0.2, stop_timeout=5.0, kill_timeout=2.0,
-                                  heartbeat_seconds=0.5, stall_seconds=0)
+        settings = BridgeSettings(**{"data_dir": str(self.data_dir), "backoff_initial": 0.05,
+                                     "backoff_max": 0.2, "stop_timeout": 5.0, "kill_timeout": 2.0,
+                                     "heartbeat_seconds": 0.5, "stall_seconds": 0, **self.settings})
         session = BridgeSession(config, lambda c: CountingTranslator(c.name), self.data_dir,
                                 command=[sys.executable, str(FAKE_BRIDGE), str(self.script)],
                                 settings=settings)
         self.sessions.append(session)
         return session
 
+    def auth_dir(self, session: str) -> Path:
+        return BridgeSettings(data_dir=str(self.data_dir)).auth_dir(session)
+
     def commands(self, session: str) -> list[dict[str, Any]]:
-        path = BridgeSettings(data_dir=str(self.data_dir)).auth_dir(session) / "commands.jsonl"
+        path = self.auth_dir(session) / "commands.jsonl"
         return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+    def args(self, session: str) -> list[str]:
+        """The command line of the session's last bridge run (after the script's path)."""
+        return json.loads((self.auth_dir(session) / "args.json").read_text())
+
+    def env(self, session: str) -> dict[str, Any]:
+        return json.loads((self.auth_dir(session) / "env.json").read_text())
 
     @hookimpl
     def hookwire_register_engines(self, registry: Registry) -> None:
-        registry.add_engine(EngineType(name="TEST", create_session=self.create_session,
+        registry.add_engine(EngineType(name=self.engine, create_session=self.create_session,
                                        create_translator=lambda s, me_id, me_lid: CountingTranslator(s)))
