@@ -203,7 +203,12 @@ class BridgeSession:
 
         if command in ENDING_COMMANDS:
             self._ending = command
-        return await self.commands.call(write, command, args, timeout)
+        try:
+            return await self.commands.call(write, command, args, timeout)
+        except CommandError as exc:
+            if command in ENDING_COMMANDS and exc.code != "gone" and self._ending == command:
+                self._ending = None  # refused (a logout WhatsApp Web could not do): carry on
+            raise
 
     async def send_command(self, cmd: dict[str, Any]) -> None:
         """Write one command without waiting for an answer (the older, id-less form);

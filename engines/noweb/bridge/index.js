@@ -11,14 +11,25 @@
 // keys: of it only `me` (the account's JID, LID and name) is written, when present.
 //
 // Auth state: Baileys' multi-file auth state in --auth-dir, so a restart needs no new QR.
+//
+// Commands (answered with hookwire.result): pairing-code (Baileys requestPairingCode, once the
+// socket is open), me (the account, WAHA's MeInfo shape), logout (Baileys logout, then the
+// auth state is removed), stop. Heartbeats report STARTING, SCAN_QR_CODE or WORKING.
+//
+// Session options (WAHA's config): --proxy (an http(s) or socks agent for the WebSocket and
+// media fetches, as WAHA's NOWEB does), --device-name/--browser-name (Baileys `browser`,
+// default Ubuntu/Chrome like WAHA), --no-mark-online (Baileys `markOnlineOnConnect: false`).
 
 import fs from 'node:fs/promises';
 
 import makeWASocket, { makeCacheableSignalKeyStore, useMultiFileAuthState } from '@whiskeysockets/baileys';
+import { HttpsProxyAgent } from 'https-proxy-agent';
 import pino from 'pino';
 import qrcode from 'qrcode-terminal';
+import { SocksProxyAgent } from 'socks-proxy-agent';
 
 import {
+  CommandError,
   EXIT,
   errorText,
   exitAfterFlush,
@@ -26,17 +37,25 @@ import {
   exitOnCrash,
   log,
   parseOptions,
+  phoneOf,
   printTerminalQr,
+  proxyUrlWithCredentials,
   readCommands,
   routeConsoleToStderr,
   setLogLevel,
+  shownOptions,
+  startHeartbeats,
+  toCus,
   writeRecord,
 } from '../../common/bridge_protocol.mjs';
 
 const LOGGED_OUT = 401; // Baileys DisconnectReason.loggedOut
+/** Baileys' Browsers.ubuntu('Chrome'), WAHA's NOWEB default. */
+const DEFAULT_BROWSER = ['Ubuntu', 'Chrome', '22.04.4'];
 
 const options = parseOptions(process.argv.slice(2));
 setLogLevel(options.logLevel);
+log('debug', 'bridge options', shownOptions(options));
 exitOnBrokenPipe();
 routeConsoleToStderr();
 
@@ -72,6 +91,8 @@ const keys = {
 let stopping = false;
 let waitingForScan = false;
 let finishing = null;
+/** The session as this bridge sees it, for heartbeats. */
+let status = 'STARTING';
 /** Stop forwarding, close the socket, let auth writes settle, exit with ``code``. */
 function finish(code) {
   if (finishing) return finishing;
@@ -88,10 +109,40 @@ function finish(code) {
   return finishing;
 }
 
+function proxyAgent(proxy) {
+  if (!proxy) return undefined;
+  const url = proxyUrlWithCredentials(proxy);
+  return url.startsWith('socks') ? new SocksProxyAgent(url) : new HttpsProxyAgent(url);
+}
+
+const agent = proxyAgent(options.proxy);
 const sock = makeWASocket({
   auth: { creds: state.creds, keys: makeCacheableSignalKeyStore(keys, logger) },
   logger,
+  browser: [options.deviceName ?? DEFAULT_BROWSER[0], options.browserName ?? DEFAULT_BROWSER[1], DEFAULT_BROWSER[2]],
+  markOnlineOnConnect: options.markOnline,
+  ...(agent ? { agent, fetchAgent: agent } : {}),
 });
+// An HTTP answer instead of the WebSocket upgrade (a proxy refusing the tunnel: 407, 502...):
+// Baileys listens for it without acting on it, so the connection would hang for ever. Close it
+// with the reason, as any other failure to connect.
+sock.ws.on('unexpected-response', (_request, response) => {
+  const error = new Error(`the connection was refused with HTTP ${response?.statusCode} ` +
+    `${response?.statusMessage ?? ''}`.trimEnd() + (options.proxy ? ' (through the proxy)' : ''));
+  try {
+    response?.destroy?.();
+  } catch {
+    // nothing more to close
+  }
+  sock.end(error);
+});
+const heartbeats = startHeartbeats(options.heartbeatSeconds, () => status);
+function setStatus(next) {
+  if (next !== status) {
+    status = next;
+    heartbeats.now();
+  }
+}
 
 exitOnCrash(() => finish(EXIT.CRASH));
 
@@ -112,6 +163,7 @@ sock.ev.process((events) => {
 function onConnectionUpdate(update) {
   if (update.qr) {
     waitingForScan = true;
+    setStatus('SCAN_QR_CODE');
     log('info', 'QR code received: scan it with WhatsApp (Linked devices)', {
       session: options.session,
       qr: update.qr,
@@ -120,6 +172,7 @@ function onConnectionUpdate(update) {
   }
   if (update.connection === 'open') {
     waitingForScan = false;
+    setStatus('WORKING');
     log('info', 'connected to WhatsApp', { session: options.session });
   }
   if (update.connection === 'close') {
@@ -133,10 +186,21 @@ function onConnectionUpdate(update) {
       log('error', 'the QR code was not scanned in time', details);
       void finish(EXIT.NEEDS_LOGIN);
     } else {
-      log('info', 'connection closed; hookwire will reconnect', details);
+      // A warning, as WEBJS's failure to start: the same cause logs at the same level.
+      log('warn', 'connection closed; hookwire will reconnect', details);
       void finish(EXIT.RECONNECT);
     }
   }
+}
+
+/** Run ``fn`` once the current command's answer is written (the bridge may exit in it). */
+function afterAnswer(fn) {
+  setImmediate(() => void fn());
+}
+
+/** Baileys' 8-character code, as WAHA answers it: ``ABCD-EFGH``. */
+function formatCode(code) {
+  return typeof code === 'string' && code.length === 8 ? `${code.slice(0, 4)}-${code.slice(4)}` : code;
 }
 
 readCommands({
@@ -144,25 +208,44 @@ readCommands({
   logout: async () => {
     stopping = true;
     log('info', 'logging out', { session: options.session });
+    let remote = null;
     try {
       await sock.logout();
-    } finally {
-      await writesSettled();
-      await fs.rm(options.authDir, { recursive: true, force: true });
-      log('info', 'logged out; the auth state was removed', { session: options.session });
-      await finish(EXIT.NEEDS_LOGIN);
+    } catch (err) {
+      remote = errorText(err);
+      log('warn', 'WhatsApp was not told of the logout; the local auth state is removed anyway', {
+        session: options.session,
+        error: remote,
+      });
     }
+    await writesSettled();
+    await fs.rm(options.authDir, { recursive: true, force: true });
+    log('info', 'logged out; the auth state was removed', { session: options.session });
+    afterAnswer(() => finish(EXIT.NEEDS_LOGIN));
+    return remote ? { removedLocally: true, error: remote } : null;
   },
-  'pairing-code': async ({ phone }) => {
-    if (typeof phone !== 'string' || !/^\+?\d{6,15}$/.test(phone)) {
-      log('error', 'pairing-code needs "phone": the number in international format, digits only', { phone });
-      return;
-    }
-    const code = await sock.requestPairingCode(phone.replace(/^\+/, ''));
+  'pairing-code': async (command) => {
+    const phone = phoneOf(command);
+    if (state.creds.registered) throw new CommandError('failed', 'the session is logged in already');
+    await sock.waitForSocketOpen(); // Baileys needs the socket open to ask for a code
+    const code = formatCode(await sock.requestPairingCode(phone));
     log('info', 'pairing code: enter it on the phone (Linked devices, link with phone number)', {
       session: options.session,
       pairing_code: code,
     });
+    return { code };
+  },
+  me: () => {
+    const user = sock.user;
+    if (status !== 'WORKING' || !user?.id) {
+      throw new CommandError('not_working', `the session is ${status}: no account is logged in`);
+    }
+    return {
+      id: toCus(user.id),
+      pushName: user.name ?? user.notify ?? undefined,
+      ...(user.lid ? { lid: toCus(user.lid) } : {}),
+      jid: user.id,
+    };
   },
 });
 

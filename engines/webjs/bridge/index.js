@@ -16,6 +16,18 @@
 // Auth state: whatsapp-web.js LocalAuth with dataPath = --auth-dir (the Chromium profile), so a
 // restart needs no new QR. Chromium: $HOOKWIRE_CHROMIUM, else /usr/bin/chromium; puppeteer
 // never downloads a browser (.puppeteerrc.cjs, and install scripts are not allowed).
+//
+// Commands (answered with hookwire.result): pairing-code (whatsapp-web.js requestPairingCode),
+// me (client.info, WAHA's MeInfo shape), logout (client.logout), stop. On `ready` the bridge
+// writes `hookwire.me` (the account), so envelopes carry `me`. Heartbeats report STARTING,
+// SCAN_QR_CODE or WORKING; once WORKING, a heartbeat needs WA Web to answer getState() (a hung
+// page sends none, and hookwire's watchdog restarts the bridge).
+//
+// Session options (WAHA's config): --proxy (Chromium --proxy-server, credentials through
+// puppeteer's page.authenticate), --device-name/--browser-name (whatsapp-web.js deviceName and
+// browserName), --tags-events (WAHA's webjs.tagsEventsOn: WA Web's decoded receipt, presence and
+// chatstate nodes are written as `tag:receipt`, `tag:presence`, `tag:chatstate` records, as
+// WAHA's client does by wrapping WAWap's decodeStanza).
 
 import path from 'node:path';
 
@@ -23,6 +35,7 @@ import qrcode from 'qrcode-terminal';
 import wwebjs from 'whatsapp-web.js';
 
 import {
+  CommandError,
   EXIT,
   errorText,
   exitAfterFlush,
@@ -30,10 +43,14 @@ import {
   exitOnCrash,
   log,
   parseOptions,
+  phoneOf,
   printTerminalQr,
   readCommands,
   routeConsoleToStderr,
   setLogLevel,
+  shownOptions,
+  startHeartbeats,
+  toCus,
   writeRecord,
 } from '../../common/bridge_protocol.mjs';
 
@@ -53,16 +70,29 @@ const DESTROY_TIMEOUT_MS = 5000;
 
 const options = parseOptions(process.argv.slice(2));
 setLogLevel(options.logLevel);
+log('debug', 'bridge options', shownOptions(options));
 exitOnBrokenPipe();
 routeConsoleToStderr();
+
+/** Chromium takes the proxy's address; its credentials go through page.authenticate. */
+function proxyFlags(proxy) {
+  if (!proxy) return [];
+  const url = new URL(proxy.url);
+  return [`--proxy-server=${url.protocol}//${url.host}`];
+}
 
 const client = new Client({
   authStrategy: new LocalAuth({ dataPath: options.authDir }),
   webVersionCache: { type: 'local', path: path.join(options.authDir, 'web-version-cache') },
+  ...(options.deviceName ? { deviceName: options.deviceName } : {}),
+  ...(options.browserName ? { browserName: options.browserName } : {}),
+  ...(options.proxy?.username
+    ? { proxyAuthentication: { username: options.proxy.username, password: options.proxy.password ?? '' } }
+    : {}),
   puppeteer: {
     executablePath: process.env.HOOKWIRE_CHROMIUM || '/usr/bin/chromium',
     headless: true,
-    args: CHROMIUM_FLAGS,
+    args: [...CHROMIUM_FLAGS, ...proxyFlags(options.proxy)],
     // Signals are ours (stop the client, then exit); puppeteer still kills the browser on exit.
     handleSIGINT: false,
     handleSIGTERM: false,
@@ -73,6 +103,27 @@ const client = new Client({
 let stopping = false;
 let waitingForScan = false;
 let finishing = null;
+/** The session as this bridge sees it, for heartbeats. */
+let status = 'STARTING';
+/** How long a heartbeat's getState() may take before WA Web counts as hung. */
+const PROBE_TIMEOUT_MS = 10000;
+
+async function probe() {
+  if (status !== 'WORKING') return status;
+  let timer;
+  const state = await Promise.race([
+    client.getState(),
+    new Promise((resolve) => { timer = setTimeout(resolve, PROBE_TIMEOUT_MS, undefined); }),
+  ]).finally(() => clearTimeout(timer));
+  return state === undefined ? null : status; // no answer: no heartbeat
+}
+const heartbeats = startHeartbeats(options.heartbeatSeconds, probe);
+function setStatus(next) {
+  if (next !== status) {
+    status = next;
+    heartbeats.now();
+  }
+}
 
 /** Stop forwarding, close the browser (bounded), exit with ``code``. */
 function finish(code) {
@@ -107,14 +158,18 @@ function react(type, args) {
   switch (type) {
     case 'qr':
       waitingForScan = true;
+      setStatus('SCAN_QR_CODE');
       log('info', 'QR code received: scan it with WhatsApp (Linked devices)', { ...details, qr: args[0] });
       if (options.qrTerminal) printTerminalQr(qrcode, args[0]);
       break;
     case 'authenticated':
       waitingForScan = false;
+      setStatus('WORKING');
       break;
     case 'ready':
       log('info', 'connected to WhatsApp', details);
+      setStatus('WORKING');
+      void onReady();
       break;
     case 'auth_failure':
       log('error', 'authentication failed: delete the auth directory and scan a new QR code', {
@@ -132,7 +187,7 @@ function react(type, args) {
         log('error', 'the QR code was not scanned in time', { ...details, reason });
         void finish(EXIT.NEEDS_LOGIN);
       } else {
-        log('info', 'disconnected; hookwire will reconnect', { ...details, reason });
+        log('warn', 'disconnected; hookwire will reconnect', { ...details, reason });
         void finish(EXIT.RECONNECT);
       }
       break;
@@ -142,27 +197,95 @@ function react(type, args) {
   }
 }
 
+/** The account, as WAHA's MeInfo: ``{id, pushName, lid?}``; null before login. */
+function me() {
+  const info = client.info;
+  const id = info?.wid?._serialized;
+  if (!id) return null;
+  const lid = info?.lid?._serialized ?? info?.wid?.lid?._serialized;
+  return { id: toCus(id), pushName: info.pushname ?? undefined, ...(lid ? { lid: toCus(lid) } : {}) };
+}
+
+async function onReady() {
+  const account = me();
+  if (account) writeRecord('hookwire.me', account);
+  if (options.tagsEvents) {
+    try {
+      await attachTagsEvents();
+    } catch (err) {
+      log('warn', 'tag events (receipts, presence) could not be attached', {
+        session: options.session,
+        error: errorText(err),
+      });
+    }
+  }
+}
+
+/** WAHA's tagsEventsOn: every decoded stanza whose tag is receipt, presence or chatstate is
+ * emitted as a `tag:<tag>` client event (so it is written as a record like every event). */
+async function attachTagsEvents() {
+  const page = client.pupPage;
+  const exposed = await page.evaluate(() => typeof window.onHookwireTag === 'function');
+  if (!exposed) await page.exposeFunction('onHookwireTag', (node) => client.emit(`tag:${node?.tag}`, node));
+  await page.evaluate(() => {
+    if (window.hookwireDecodeStanza) return;
+    const tags = ['receipt', 'presence', 'chatstate'];
+    const wap = window.Store.SocketWap;
+    window.hookwireDecodeStanza = wap.decodeStanza;
+    wap.decodeStanza = async (...args) => {
+      const node = await window.hookwireDecodeStanza(...args);
+      if (tags.includes(node?.tag)) setTimeout(() => window.onHookwireTag(node), 0);
+      return node;
+    };
+  });
+  log('info', 'tag events on: receipts, presence and chat states are forwarded', { session: options.session });
+}
+
+/** Run ``fn`` once the current command's answer is written (the bridge may exit in it). */
+function afterAnswer(fn) {
+  setImmediate(() => void fn());
+}
+
+/** whatsapp-web.js's 8-character code, as WAHA answers it: ``ABCD-EFGH``. */
+function formatCode(code) {
+  return typeof code === 'string' && code.length === 8 ? `${code.slice(0, 4)}-${code.slice(4)}` : code;
+}
+
 readCommands({
   stop: () => finish(EXIT.OK),
   logout: async () => {
+    if (!client.pupPage) throw new CommandError('not_working', 'WhatsApp Web is not open yet; try again');
     log('info', 'logging out', { session: options.session });
     stopping = true;
     try {
       await client.logout(); // also removes the LocalAuth profile
-    } finally {
-      await finish(EXIT.NEEDS_LOGIN);
+    } catch (err) {
+      stopping = false; // not logged out: the session carries on
+      throw err;
     }
+    afterAnswer(() => finish(EXIT.NEEDS_LOGIN));
+    return null;
   },
-  'pairing-code': async ({ phone }) => {
-    if (typeof phone !== 'string' || !/^\+?\d{6,15}$/.test(phone)) {
-      log('error', 'pairing-code needs "phone": the number in international format, digits only', { phone });
-      return;
-    }
-    const code = await client.requestPairingCode(phone.replace(/^\+/, ''));
+  'pairing-code': async (command) => {
+    const phone = phoneOf(command);
+    const page = client.pupPage;
+    if (!page) throw new CommandError('not_working', 'WhatsApp Web is not open yet; try again');
+    if (status === 'WORKING') throw new CommandError('failed', 'the session is logged in already');
+    // whatsapp-web.js reports a code through window.onCodeReceivedEvent, which it exposes only
+    // when pairing was asked for at start-up: expose it here when it is missing.
+    const exposed = await page.evaluate(() => typeof window.onCodeReceivedEvent === 'function');
+    if (!exposed) await page.exposeFunction('onCodeReceivedEvent', (code) => { client.emit('code', code); return code; });
+    const code = formatCode(await client.requestPairingCode(phone));
     log('info', 'pairing code: enter it on the phone (Linked devices, link with phone number)', {
       session: options.session,
       pairing_code: code,
     });
+    return { code };
+  },
+  me: () => {
+    const account = status === 'WORKING' ? me() : null;
+    if (!account) throw new CommandError('not_working', `the session is ${status}: no account is logged in`);
+    return account;
   },
 });
 
@@ -174,7 +297,8 @@ try {
   await client.initialize();
 } catch (err) {
   if (!stopping) {
-    log('error', 'whatsapp-web.js could not start; hookwire will retry', {
+    // A warning, as NOWEB's closed connection: the same cause logs at the same level.
+    log('warn', 'whatsapp-web.js could not start; hookwire will retry', {
       session: options.session,
       error: errorText(err),
     });

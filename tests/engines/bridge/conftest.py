@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from bridge_helpers import FAKE_BRIDGE, CountingTranslator, FakeBridge, RecordingContext  # type: ignore[import-not-found]
 
@@ -28,10 +29,12 @@ def settings(tmp_path: Path) -> BridgeSettings:
 @pytest.fixture
 def fake_bridge(tmp_path: Path, settings: BridgeSettings) -> Callable[..., FakeBridge]:
     def make(scenario: list[list[dict[str, Any]]], name: str = "fake",
-             **overrides: Any) -> FakeBridge:
+             config: dict[str, Any] | None = None, **overrides: Any) -> FakeBridge:
+        """``config``: SessionConfig fields; ``overrides``: BridgeSettings fields."""
         script = tmp_path / f"scenario-{name}.json"
         script.write_text(json.dumps(scenario))
-        config = SessionConfig(name=name, engine="TEST", source="bridge")
+        config = msgspec.convert({"name": name, "engine": "TEST", "source": "bridge",
+                                  **(config or {})}, SessionConfig)
         session_settings = BridgeSettings(**{**_fields(settings), **overrides})
         session = BridgeSession(config, lambda c: CountingTranslator(c.name), tmp_path / "bridge",
                                 command=[sys.executable, str(FAKE_BRIDGE), str(script)],

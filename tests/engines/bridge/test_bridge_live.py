@@ -9,6 +9,7 @@ saying what to install.
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import subprocess
@@ -16,11 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.abc
+import msgspec
 import pytest
 from bridge_helpers import RecordingContext, running  # type: ignore[import-not-found]
 from structlog.testing import capture_logs
 
 from core.config import SessionConfig
+from core.engine import CommandError
 from engines.common.bridge import BridgeSession
 from engines.common.plugin import _package_state, find_bridges
 
@@ -54,6 +58,7 @@ def live_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HOOKWIRE_BRIDGE_BACKOFF_INITIAL", "0.05")
     monkeypatch.setenv("HOOKWIRE_BRIDGE_BACKOFF_MAX", "0.2")
     monkeypatch.setenv("HOOKWIRE_BRIDGE_STOP_TIMEOUT", "10")
+    monkeypatch.setenv("HOOKWIRE_BRIDGE_HEARTBEAT_SECONDS", "1")
     return tmp_path / "data"
 
 
@@ -87,12 +92,13 @@ def processes_naming(text: str) -> list[int]:
     return found
 
 
-def start_session(engine: str) -> tuple[BridgeSession, RecordingContext]:
+def start_session(engine: str, **config: Any) -> tuple[BridgeSession, RecordingContext]:
     if engine == "NOWEB":
         from engines.noweb.plugin import create_session
     else:
         from engines.webjs.plugin import create_session
-    config = SessionConfig(name=f"live-{engine.lower()}", engine=engine, source="bridge")
+    config = msgspec.convert({"name": f"live-{engine.lower()}", "engine": engine, "source": "bridge",
+                              **config}, SessionConfig)
     session = create_session(config)
     assert isinstance(session, BridgeSession)
     return session, RecordingContext(config)
@@ -139,8 +145,10 @@ async def test_noweb_connection_failure_becomes_state_change_and_the_bridge_rest
     assert len(closes(ctx)) >= 3 and session.exit_codes[:3] == [75, 75, 75]
     restarts = [e for e in logs if e["event"] == "bridge disconnected; restarting"]
     assert [e["restart_in_s"] for e in restarts[:3]] == [0.05, 0.1, 0.2]  # exponential backoff
-    assert any(e["event"] == "connection closed; hookwire will reconnect" and e["bridge_pid"]
-               for e in logs)  # the bridge's stderr, logged
+    assert all(e["log_level"] == "warning" for e in restarts)
+    closed = [e for e in logs if e["event"] == "connection closed; hookwire will reconnect"]
+    assert closed and all(e["bridge_pid"] and e["log_level"] == "warning" for e in closed)
+    assert restarts[0]["error"].startswith("connection closed; hookwire will reconnect: ")
     assert not [e for e in logs if e["log_level"] == "error"]
     assert_nothing_left(session)
 
@@ -160,6 +168,9 @@ async def test_webjs_without_whatsapp_web_emits_starting_and_retries(live_env: P
     assert session.exit_codes[:2] == [75, 75] and session.translator.bad_records == 0
     failures = [e for e in logs if e["event"] == "whatsapp-web.js could not start; hookwire will retry"]
     assert len(failures) >= 2 and all("net::ERR_" in e["error"] for e in failures)
+    # the same cause as NOWEB's closed connection, at the same level
+    assert all(e["log_level"] == "warning" for e in failures)
+    assert not [e for e in logs if e["log_level"] == "error"]
     assert (session.auth_dir / "session").is_dir()  # LocalAuth's Chromium profile
     assert_nothing_left(session)
 
@@ -191,3 +202,181 @@ def test_a_qr_code_is_drawn_on_stderr_for_a_terminal() -> None:
     assert done.stdout == ""  # records only on stdout
     rows = done.stderr.splitlines()
     assert len(rows) > 10 and all(set(row) <= set("▀▄█ ") for row in rows if row)
+
+
+@pytest.mark.parametrize("engine", ["NOWEB", "WEBJS"])
+async def test_a_session_that_never_connects_becomes_failed_with_the_same_logs_on_both_engines(
+        live_env: Path, monkeypatch: pytest.MonkeyPatch, engine: str) -> None:
+    require(engine)
+    monkeypatch.setenv("HOOKWIRE_BRIDGE_FAIL_AFTER", "2")
+    session, ctx = start_session(engine)
+    with capture_logs() as logs:
+        with anyio.fail_after(WAIT):
+            await session.run(ctx, task_status=anyio.TASK_STATUS_IGNORED)  # ends by itself
+    statuses = [p.status for p in payloads(ctx, "session.status")]
+    assert statuses == ["STARTING", "FAILED"]
+    assert session.runs == 2 and session.health().failed and session.restarts == 1
+    levels = {e["event"]: e["log_level"] for e in logs}
+    assert levels["bridge disconnected; restarting"] == "warning"  # a warning per failed try
+    errors = [e for e in logs if e["log_level"] == "error"]
+    assert [e["event"] for e in errors] == [
+        "2 connection attempts failed within 600 s; the bridge is not restarted"]
+    reason = session.health().last_error
+    assert errors[0]["error"] == reason
+    assert reason.startswith("connection closed; hookwire will reconnect: " if engine == "NOWEB"
+                             else "whatsapp-web.js could not start; hookwire will retry: net::ERR_")
+    assert_nothing_left(session)
+
+
+class RecordingProxy:
+    """An HTTP proxy on loopback that records each request head: it asks for credentials
+    (407) when there are none (if ``auth``), then refuses the tunnel (502) after ``delay``
+    seconds, so nothing reaches a network (and a bridge lives that long)."""
+
+    def __init__(self, *, auth: bool = True, delay: float = 0.0) -> None:
+        self.auth = auth
+        self.delay = delay
+        self.heads: list[str] = []
+        self.changed = anyio.Event()
+        self.port = 0
+
+    async def serve(self, *, task_status: Any = anyio.TASK_STATUS_IGNORED) -> None:
+        listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
+        self.port = listener.extra(anyio.abc.SocketAttribute.local_port)
+        async with listener:
+            task_status.started()
+            await listener.serve(self._handle)
+
+    async def _handle(self, stream: Any) -> None:
+        async with stream:
+            head = b""
+            with anyio.move_on_after(10):
+                while b"\r\n\r\n" not in head and len(head) < 65536:
+                    try:
+                        head += await stream.receive()
+                    except (anyio.EndOfStream, anyio.BrokenResourceError):
+                        return
+            text = head.decode("latin-1")
+            self.heads.append(text)
+            self.changed.set()
+            self.changed = anyio.Event()
+            if self.auth and "proxy-authorization:" not in text.lower():
+                answer = (b"HTTP/1.1 407 Proxy Authentication Required\r\n"
+                          b'Proxy-Authenticate: Basic realm="hookwire-test"\r\nContent-Length: 0\r\n\r\n')
+            else:
+                await anyio.sleep(self.delay)  # the proxy is slow to refuse: not a readiness wait
+                answer = b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            try:
+                await stream.send(answer)
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                pass
+
+    async def wait_until(self, predicate: Any) -> None:
+        while not predicate(self.heads):
+            await self.changed.wait()
+
+
+async def bridge_answer(session: BridgeSession, command: str, args: dict[str, Any]) -> CommandError:
+    """The error a running bridge answers ``command`` with. Without a network a bridge lives
+    for a moment and is restarted, so a command that meets no bridge, or whose bridge exits
+    before answering (``gone``), is sent again to the next one."""
+    for _ in range(10):
+        seen = session.heartbeats
+        await session.wait_until(lambda s: (s.pid is not None and s.heartbeats > seen)
+                                 or s.health().failed)
+        assert not session.health().failed, session.health()
+        try:
+            result = await session.request(command, args, timeout=60)
+        except CommandError as exc:
+            if exc.code == "gone" or "no bridge is running" in exc.message:
+                continue
+            return exc
+        raise AssertionError(f"{command} succeeded without a network: {result!r}")
+    raise AssertionError(f"no bridge lived long enough to answer {command}")
+
+
+@pytest.mark.parametrize("engine", ["NOWEB", "WEBJS"])
+async def test_the_real_bridges_answer_commands_with_a_clear_error_never_a_hang(
+        live_env: Path, engine: str) -> None:
+    require(engine)
+    # Through a proxy that takes 3 s to refuse the tunnel: each bridge lives that long.
+    proxy = RecordingProxy(auth=False, delay=3.0)
+    with anyio.fail_after(WAIT * 2):
+        async with anyio.create_task_group() as tg:
+            await tg.start(proxy.serve)
+            session, ctx = start_session(engine, proxy={"server": f"127.0.0.1:{proxy.port}"})
+            await tg.start(session.run, ctx)
+            await session.wait_until(lambda s: s.heartbeats >= 1)  # the bridge is up and talking
+            with pytest.raises(CommandError) as me:
+                await session.request("me", {})
+            bad_phone = await bridge_answer(session, "pairing-code", {"phone": "call me"})
+            began = anyio.current_time()
+            pairing = await bridge_answer(session, "pairing-code", {"phone": "+12345678901"})
+            took = anyio.current_time() - began
+            tg.cancel_scope.cancel()
+    assert me.value.code == "not_working"  # hookwire knows: the session is not WORKING
+    assert bad_phone.code == "invalid" and "international format" in bad_phone.message
+    # no network: the library fails to get a code, with its reason, well before the timeout
+    assert pairing.code in ("failed", "not_working"), pairing
+    assert pairing.message and took < 45
+    assert_nothing_left(session)
+
+
+@pytest.mark.parametrize("engine", ["NOWEB", "WEBJS"])
+async def test_stop_asked_of_a_real_bridge_ends_the_session(live_env: Path, engine: str) -> None:
+    require(engine)
+    proxy = RecordingProxy(auth=False, delay=10.0)  # the bridge stays up, connecting
+    with capture_logs() as logs:
+        with anyio.fail_after(WAIT):
+            async with anyio.create_task_group() as tg:
+                await tg.start(proxy.serve)
+                session, ctx = start_session(engine, proxy={"server": f"127.0.0.1:{proxy.port}"})
+                async with anyio.create_task_group() as inner:
+                    await inner.start(session.run, ctx)
+                    await session.wait_until(lambda s: s.heartbeats >= 1)
+                    assert await session.request("stop", {}) is None
+                # run() returned by itself: the session ended
+                tg.cancel_scope.cancel()
+    assert session.runs == 1 and session.exit_codes == [0] and not session.health().failed
+    assert any(e["event"] == "bridge stopped on request; session ended" for e in logs)
+    assert not any(e["event"].startswith("bridge did not") for e in logs)  # no SIGTERM needed
+    assert_nothing_left(session)
+
+
+@pytest.mark.parametrize("engine", ["NOWEB", "WEBJS"])
+async def test_the_real_bridges_connect_through_the_sessions_proxy_with_its_credentials(
+        live_env: Path, engine: str) -> None:
+    require(engine)
+    proxy = RecordingProxy()
+    expected = "Basic " + base64.b64encode(b"hook:wire s3cret").decode()
+
+    def authenticated(heads: list[str]) -> bool:
+        return any(h.startswith("CONNECT web.whatsapp.com:443 ")
+                   and f"proxy-authorization: {expected}".lower() in h.lower() for h in heads)
+
+    with capture_logs() as logs:
+        with anyio.fail_after(WAIT):
+            async with anyio.create_task_group() as tg:
+                await tg.start(proxy.serve)
+                session, ctx = start_session(
+                    engine, proxy={"server": f"127.0.0.1:{proxy.port}", "username": "hook",
+                                   "password": "wire s3cret"},
+                    debug=True, device_name="Front desk", browser_name="Firefox",
+                    mark_online=False, tags_events_on=True)
+                await tg.start(session.run, ctx)
+                await proxy.wait_until(authenticated)
+                await session.wait_until(lambda s: s.heartbeats >= 1)
+                tg.cancel_scope.cancel()
+    # WhatsApp's connection went through the session's proxy, with its credentials (Chromium
+    # sends its own update checks through it too)
+    assert authenticated(proxy.heads)
+    assert session.exit_codes[0] != 2  # the bridge took every flag (2 is a usage error)
+    assert "wire s3cret" not in " ".join(session.bridge_command())  # the password is not on argv
+    # debug: true makes the bridge log at debug; it shows what it made of its flags
+    shown = next(e for e in logs if e["event"] == "bridge options")
+    assert shown["log_level"] == "debug" and shown["logLevel"] == "debug"
+    assert (shown["deviceName"], shown["browserName"]) == ("Front desk", "Firefox")
+    assert shown["markOnline"] is False and shown["tagsEvents"] is True
+    assert shown["proxy"] == {"url": f"http://127.0.0.1:{proxy.port}", "username": "hook",
+                              "password": "***"}
+    assert_nothing_left(session)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import anyio
@@ -200,6 +201,35 @@ async def test_the_bridge_gets_the_session_arguments(fake_bridge, tmp_path: Path
     assert bridge.args() == ["--session", "alpha.1", "--auth-dir", str(auth_dir),
                              "--log-level", "debug", "--qr-terminal"]
     assert auth_dir.stat().st_mode & 0o077 == 0  # auth state holds keys: owner only
+
+
+async def test_the_session_config_reaches_the_bridge_as_flags(fake_bridge, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOOKWIRE_PROXY_PASSWORD", "inherited-must-not-leak")
+    bridge = fake_bridge([[count("a"), {"wait": True}]], name="full", heartbeat_seconds=2.5, config={
+        "debug": True, "proxy": {"server": "proxy.example:3128", "username": "bob", "password": "s3cret"},
+        "device_name": "Front desk", "browser_name": "Firefox", "mark_online": False,
+        "tags_events_on": True})
+    with anyio.fail_after(WAIT):
+        async with anyio.create_task_group() as tg:
+            await tg.start(bridge.session.run, bridge.ctx)
+            await bridge.ctx.wait_until(lambda c: len(c.counts()) == 1)
+            tg.cancel_scope.cancel()
+    auth_dir = tmp_path / "data" / "sessions" / "full" / "auth"
+    assert bridge.args() == [
+        "--session", "full", "--auth-dir", str(auth_dir), "--log-level", "debug",
+        "--heartbeat-seconds", "2.5", "--proxy", "http://proxy.example:3128",
+        "--proxy-username", "bob", "--device-name", "Front desk", "--browser-name", "Firefox",
+        "--no-mark-online", "--tags-events"]
+    # the password is in the bridge's environment, never on its command line
+    assert json.loads((auth_dir / "env.json").read_text()) == {"HOOKWIRE_PROXY_PASSWORD": "s3cret"}
+    plain = fake_bridge([[count("a"), {"wait": True}]], name="plain")
+    with anyio.fail_after(WAIT):
+        async with anyio.create_task_group() as tg:
+            await tg.start(plain.session.run, plain.ctx)
+            await plain.ctx.wait_until(lambda c: len(c.counts()) == 1)
+            tg.cancel_scope.cancel()
+    assert json.loads((plain.auth_dir / "env.json").read_text()) == {"HOOKWIRE_PROXY_PASSWORD": None}
 
 
 async def test_an_uninstalled_bridge_is_reported_and_retried(tmp_path: Path) -> None:
