@@ -9,6 +9,7 @@ import time
 
 import msgspec
 from aiohttp import web
+from yarl import URL
 
 from core.config import SECRET_KEY
 from core.events import environment
@@ -28,6 +29,17 @@ SECRET_NAME = re.compile(rf"({SECRET_KEY.pattern}|key|pass|credential|private)",
 class EnvironmentQuery(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     #: Every variable, not only WAHA's and hookwire's.
     all: bool = False
+
+
+def _without_password(value: str) -> str:
+    """A URL's password masked (``WHATSAPP_HOOK_URL=https://user:pass@…``); other values as they are."""
+    if "://" not in value or "@" not in value:
+        return value
+    try:
+        url = URL(value)
+    except ValueError:
+        return value
+    return str(url.with_password(MASK)) if url.password else value
 
 
 def _worker_id(call: Call) -> str:
@@ -54,7 +66,7 @@ async def server_environment(call: Call) -> web.StreamResponse:
     for name in sorted(os.environ):
         if call.query.all or name.startswith(SHOWN_PREFIXES) or name == "DEBUG":
             value = os.environ[name]
-            shown[name] = MASK if value and SECRET_NAME.search(name) else value
+            shown[name] = MASK if value and SECRET_NAME.search(name) else _without_password(value)
     return json_response(shown)
 
 

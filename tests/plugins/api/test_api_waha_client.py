@@ -196,6 +196,7 @@ async def test_waha_py_reads_the_qr_code_in_every_format(tmp_path):
 
 async def test_waha_py_server_routes(tmp_path, monkeypatch):
     monkeypatch.setenv("WHATSAPP_HOOK_HMAC_KEY", "env-secret-value")  # shown, masked
+    monkeypatch.setenv("WHATSAPP_HOOK_URL", "https://user:url-secret@hooks.example/in")
     service = build(tmp_path, api={"api_key": API_KEY}, kernel={"worker_id": "worker-7"})
     async with serving(service, key=API_KEY) as api, waha_client(api) as waha:
         version = models.WAHAEnvironment.model_validate(await waha.server.a_get())
@@ -206,6 +207,7 @@ async def test_waha_py_server_routes(tmp_path, monkeypatch):
         assert status.startTimestamp <= 1000 * 4_102_444_800  # ms, not µs
         environment = await waha.server.a_environment()
         assert environment["WHATSAPP_HOOK_HMAC_KEY"] == "***"  # secrets never leave in clear
+        assert environment["WHATSAPP_HOOK_URL"] == "https://user:***@hooks.example/in"
         assert "PATH" not in environment
         everything = await waha.server.a_environment(params={"all": "true"})
         assert "PATH" in everything and everything["WHATSAPP_HOOK_HMAC_KEY"] == "***"
