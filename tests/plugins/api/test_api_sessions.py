@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from api_service import ME, build, msg, record, serving
 from webhook_receiver import Receiver
+from webhook_service import watch_logs
 
 
 def webhook(rx: Receiver, path: str, events: list[str] | None = None, **extra: object) -> dict:
@@ -129,15 +130,18 @@ async def test_sessions_and_their_webhooks_survive_a_restart(tmp_path):
             await rx.wait_delivered(2, "/kept")
 
         second = build(tmp_path, name="second", delivery={"store_path": str(tmp_path / "first.sqlite3")})
-        async with serving(second) as api:
-            # Restored: "kept" runs again (its recording plays again) with its webhook.
-            await rx.wait_delivered(4, "/kept")
-            code, listed = await api.get("/api/sessions?all=true")
-            assert {s["name"] for s in listed} == {"kept", "idle"}
-            assert "idle" not in second.kernel.session_names()
-            code, info = await api.post("/api/sessions/idle/start")
-            assert code == 201
-            await rx.wait_delivered(2, "/idle")
+        with watch_logs() as logs:
+            async with serving(second) as api:
+                code, listed = await api.get("/api/sessions?all=true")
+                assert {s["name"] for s in listed} == {"kept", "idle"}
+                assert "idle" not in second.kernel.session_names()
+                code, info = await api.post("/api/sessions/idle/start")
+                assert code == 201
+                await rx.wait_delivered(2, "/idle")
+        # Restored: "kept", running before, was started again (what its replay emits again is
+        # the replay's business), "idle" was not.
+        assert logs.find("session started at boot", session="kept")
+        assert not logs.find("session started at boot", session="idle")
     assert rx.at("/idle") and all(r.json()["session"] == "idle" for r in rx.at("/idle"))
     assert all(r.json()["session"] == "kept" for r in rx.at("/kept"))
 
