@@ -10,8 +10,9 @@ import shutil
 import signal
 from pathlib import Path
 
+import anyio
 import httpx
-from serve_process import clean_environ, serving_process
+from serve_process import SCRIPT, clean_environ, serving_process
 from waha import AsyncWahaClient, models
 from waha_models import dump, session_info, webhook, with_webhooks
 from webhook_receiver import Receiver, free_port
@@ -134,3 +135,13 @@ async def test_sessions_and_webhooks_created_with_waha_py_survive_a_restart(tmp_
         assert request.json()["session"] == "idle" and request.json()["metadata"] == {"session": "idle"}
         expected = hmac.new(hmac_key.encode(), request.body, hashlib.sha512).hexdigest()
         assert request.headers["X-Webhook-Hmac"] == expected
+
+
+async def test_every_command_works_as_hookwire_command(tmp_path):
+    env = clean_environ(HOOKWIRE_DATA_DIR=str(tmp_path / "data"))
+    recording = DEMO.parent / "noweb-demo.jsonl"
+    for args, expected in ((["--help"], "usage: hookwire"), (["serve", "--help"], "usage: hookwire serve"),
+                           (["translate", "--engine", "NOWEB", str(recording)], '"envelopes"')):
+        result = await anyio.run_process([str(SCRIPT), *args], env=env, cwd=str(tmp_path), check=False)
+        assert result.returncode == 0, result.stderr
+        assert expected in result.stdout.decode(), args
