@@ -103,6 +103,8 @@ def _translate_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--session", default="default")
     parser.add_argument("--me", dest="me_id", help="the session's own JID")
     parser.add_argument("--me-lid", dest="me_lid", help="the session's own LID")
+    parser.add_argument("--me-push-name", dest="me_push_name",
+                        help="the session's own name (me.pushName; without it the key is absent)")
 
 
 class _TranslatedLine(msgspec.Struct):
@@ -116,6 +118,8 @@ def _translate(args: argparse.Namespace, app: App) -> int:
         raise ConfigError(f"--engine: unknown engine {args.engine!r} "
                           f"(known: {', '.join(sorted(app.registry.engines))})")
     translator = engine.create_translator(args.session, args.me_id, args.me_lid)
+    if args.me_push_name:
+        translator.me_push_name = args.me_push_name
     env = environment(engine.name, app.config.core.kernel.worker_id)
     event_types = app.registry.event_types
     source = sys.stdin.buffer if args.file == "-" else open(args.file, "rb")

@@ -39,6 +39,8 @@ class RecordTranslator(Protocol):
     """
 
     bad_records: int
+    #: The session's own name (``me.pushName``), when known; may be set from outside.
+    me_push_name: str | None
 
     def translate_line(self, line: bytes | str, position: str) -> list[Emission]: ...
 

@@ -8,6 +8,7 @@ WAHA's names; plugins add their own through the ``hookwire_register_event_types`
 
 from __future__ import annotations
 
+import os
 import platform
 import sys
 import time
@@ -21,18 +22,39 @@ from core.ulid import new_event_id
 
 
 class Me(msgspec.Struct, kw_only=True):
+    """The session's own account. ``pushName`` is a string or absent, never ``null`` (as
+    WAHA writes it, and as waha-py's ``MeInfo`` reads it): ``None`` leaves the key out."""
+
     id: str
-    pushName: str | None = None
+    pushName: str | None | msgspec.UnsetType = msgspec.UNSET
+
+    def __post_init__(self) -> None:
+        if self.pushName is None:
+            self.pushName = msgspec.UNSET
 
 
 class Worker(msgspec.Struct, kw_only=True):
-    id: str | None = None
+    #: ``[kernel] worker_id`` / ``HOOKWIRE_WORKER_ID``; ``""`` when none is set (WAHA's own
+    #: default for ``WAHA_WORKER_ID``), never ``null`` (an older ``null`` decodes as ``""``).
+    id: str | None = ""
+
+    def __post_init__(self) -> None:
+        if self.id is None:
+            self.id = ""
 
 
 class Environment(msgspec.Struct, kw_only=True):
+    """``environment`` as WAHA sends it: version, engine, tier, browser, platform, worker."""
+
     version: str
     engine: str
-    platform: str
+    #: WAHA's edition (``CORE`` or ``PLUS``); hookwire answers ``CORE``.
+    tier: str = "CORE"
+    #: The browser executable, as WAHA 2024.10 wrote it for every engine (the Chromium WEBJS
+    #: runs: ``HOOKWIRE_CHROMIUM``, else ``/usr/bin/chromium``).
+    browser: str = ""
+    #: ``<os>/<arch>`` in Node.js's words, as WAHA's ``process.platform/process.arch``.
+    platform: str = ""
     worker: Worker = msgspec.field(default_factory=Worker)
 
 
@@ -150,12 +172,30 @@ def _union(types: tuple[type, ...]) -> Any:
     return Union[types]
 
 
+#: Python's machine names as Node.js's ``process.arch`` says them.
+_NODE_ARCH = {"x86_64": "x64", "amd64": "x64", "aarch64": "arm64", "arm64": "arm64",
+              "i386": "ia32", "i686": "ia32", "x86": "ia32", "armv7l": "arm", "armv6l": "arm",
+              "ppc64le": "ppc64", "s390x": "s390x", "riscv64": "riscv64"}
+
+
+def platform_name() -> str:
+    """``linux/x64``, as WAHA reports ``process.platform/process.arch``."""
+    machine = platform.machine()
+    return f"{sys.platform}/{_NODE_ARCH.get(machine.lower(), machine.lower() or 'unknown')}"
+
+
+def browser_path() -> str:
+    """The Chromium the WEBJS bridge runs."""
+    return os.environ.get("HOOKWIRE_CHROMIUM") or "/usr/bin/chromium"
+
+
 def environment(engine: str, worker_id: str | None) -> Environment:
     return Environment(
         version=__version__,
         engine=engine,
-        platform=f"{sys.platform}/{platform.machine() or 'unknown'}",
-        worker=Worker(id=worker_id),
+        browser=browser_path(),
+        platform=platform_name(),
+        worker=Worker(id=worker_id or ""),
     )
 
 

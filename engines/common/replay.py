@@ -18,6 +18,7 @@ from anyio.abc import TaskStatus
 from core.config import SessionConfig
 from core.engine import SessionContext
 from core.logging import get_logger
+from engines.common.ignore import IgnoreFilter
 from engines.common.translator import BaseTranslator
 
 log = get_logger("engines.replay")
@@ -45,6 +46,7 @@ class ReplaySession:
         self.config = config
         self.path = Path(config.replay)
         self.translator = make_translator(config)
+        self.ignore = IgnoreFilter(config.ignore)  # events of ignored chats are not emitted
         self.lines_done = 0
         self.started = False
 
@@ -74,7 +76,8 @@ class ReplaySession:
                             await anyio.sleep(wait)
                 if line.strip():
                     for emission in translator.translate_line(line, f"{self.path.name}:{number}"):
-                        await ctx.emit(emission, translator.me)
+                        if not self.ignore.drops(emission):
+                            await ctx.emit(emission, translator.me)
                 self.lines_done = number
                 if number % 256 == 0:
                     await anyio.lowlevel.checkpoint()  # let the rest of the process run

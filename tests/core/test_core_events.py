@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any
 
@@ -11,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core import payloads as p
-from core.events import CATALOGUE, Envelope, EventTypes, Me, define_event, encoder, environment, make_event
+from core.events import CATALOGUE, Envelope, EventTypes, Me, Worker, define_event, encoder, environment, make_event
 from core.ulid import new_event_id, new_ulid, ulid_time_ms
 
 #: webhook-contract.md §2, in the order the contract lists them.
@@ -98,9 +99,12 @@ def test_envelope_keys_are_exactly_the_contract():
     assert body["me"] is None
     assert body["metadata"] == {"a": "b"}
     assert isinstance(body["timestamp"], int)
-    assert set(body["environment"]) == {"version", "engine", "platform", "worker"}
-    assert body["environment"]["engine"] == "NOWEB"
-    assert body["environment"]["worker"] == {"id": None}
+    # WAHA's environment: a string everywhere, never null (waha-py's WAHAEnvironment needs it)
+    assert list(body["environment"]) == ["version", "engine", "tier", "browser", "platform", "worker"]
+    assert body["environment"]["engine"] == "NOWEB" and body["environment"]["tier"] == "CORE"
+    assert body["environment"]["worker"] == {"id": ""}
+    assert body["environment"]["browser"] == (os.environ.get("HOOKWIRE_CHROMIUM") or "/usr/bin/chromium")
+    assert re.fullmatch(r"[a-z0-9]+/[a-z0-9_]+", body["environment"]["platform"])
 
 
 def test_metadata_is_absent_when_not_configured_and_me_is_an_object_once_known():
@@ -110,6 +114,18 @@ def test_metadata_is_absent_when_not_configured_and_me_is_an_object_once_known()
     assert "metadata" not in body
     assert body["me"] == {"id": "1@c.us", "pushName": "Me"}
     assert body["environment"]["worker"] == {"id": "worker-7"}
+
+
+def test_me_push_name_is_a_string_or_absent_never_null():
+    for me, shown in ((Me(id="1@c.us", pushName=None), {"id": "1@c.us"}),
+                      (Me(id="1@c.us"), {"id": "1@c.us"}),
+                      (Me(id="1@c.us", pushName=""), {"id": "1@c.us", "pushName": ""})):
+        event = make_event(None, "message", p.MessagePayload(), session="s", engine="WEBJS",
+                           env=ENV, me=me)
+        assert msgspec.json.decode(encoder.encode(event))["me"] == shown
+    # what older code wrote (null) still decodes
+    assert msgspec.json.decode(b'{"id":"1@c.us","pushName":null}', type=Me) == Me(id="1@c.us")
+    assert msgspec.json.decode(b'{"id":null}', type=Worker).id == ""
 
 
 def test_timestamp_is_unix_milliseconds():

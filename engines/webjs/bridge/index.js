@@ -53,6 +53,7 @@ import {
   toCus,
   writeRecord,
 } from '../../common/bridge_protocol.mjs';
+import { attachTagsEvents as attachTags } from './tag_events.js';
 
 const { Client, LocalAuth } = wwebjs;
 
@@ -221,23 +222,8 @@ async function onReady() {
   }
 }
 
-/** WAHA's tagsEventsOn: every decoded stanza whose tag is receipt, presence or chatstate is
- * emitted as a `tag:<tag>` client event (so it is written as a record like every event). */
 async function attachTagsEvents() {
-  const page = client.pupPage;
-  const exposed = await page.evaluate(() => typeof window.onHookwireTag === 'function');
-  if (!exposed) await page.exposeFunction('onHookwireTag', (node) => client.emit(`tag:${node?.tag}`, node));
-  await page.evaluate(() => {
-    if (window.hookwireDecodeStanza) return;
-    const tags = ['receipt', 'presence', 'chatstate'];
-    const wap = window.Store.SocketWap;
-    window.hookwireDecodeStanza = wap.decodeStanza;
-    wap.decodeStanza = async (...args) => {
-      const node = await window.hookwireDecodeStanza(...args);
-      if (tags.includes(node?.tag)) setTimeout(() => window.onHookwireTag(node), 0);
-      return node;
-    };
-  });
+  await attachTags(client.pupPage, (type, node) => client.emit(type, node));
   log('info', 'tag events on: receipts, presence and chat states are forwarded', { session: options.session });
 }
 

@@ -10,6 +10,7 @@ saying what to install.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import shutil
 import subprocess
@@ -380,3 +381,54 @@ async def test_the_real_bridges_connect_through_the_sessions_proxy_with_its_cred
     assert shown["proxy"] == {"url": f"http://127.0.0.1:{proxy.port}", "username": "hook",
                               "password": "***"}
     assert_nothing_left(session)
+
+
+def test_tag_events_forward_receipts_presence_and_chatstates_from_a_real_browser() -> None:
+    """``--tags-events`` (WAHA's ``webjs.tagsEventsOn``) in a real Chromium page whose WA Web
+    stand-in decodes stanzas: the three tags are forwarded once each, others are not."""
+    require("WEBJS")
+    bridge_dir = next(b for b in find_bridges() if b.engine == "WEBJS").path
+    script = """
+        import puppeteer from 'puppeteer';
+        import { attachTagsEvents } from './tag_events.js';
+        const browser = await puppeteer.launch({
+          executablePath: process.env.HOOKWIRE_CHROMIUM || '/usr/bin/chromium',
+          headless: true, args: ['--no-sandbox', '--disable-gpu'] });
+        try {
+          const page = (await browser.pages())[0];
+          await page.evaluate(() => {  // WA Web's WAWap, as whatsapp-web.js exposes it
+            window.Store = { SocketWap: { decodeStanza: async (text) => JSON.parse(text) } };
+          });
+          const emitted = [];
+          let done;
+          const three = new Promise((resolve) => { done = resolve; });
+          const emit = (type, node) => { emitted.push([type, node]); if (emitted.length === 3) done(); };
+          const first = await attachTagsEvents(page, emit);
+          const again = await attachTagsEvents(page, emit);  // idempotent
+          const decoded = await page.evaluate(async () => {
+            const out = [];
+            for (const node of [
+              { tag: 'message', attrs: { id: 'M1' } },
+              { tag: 'receipt', attrs: { id: 'M1', type: 'read', participant: '2@c.us' } },
+              { tag: 'presence', attrs: { from: '2@c.us', type: 'unavailable' } },
+              { tag: 'chatstate', attrs: { from: '2@c.us' }, content: [{ tag: 'composing', attrs: {} }] },
+            ]) out.push(await window.Store.SocketWap.decodeStanza(JSON.stringify(node)));
+            return out.map((n) => n.tag);
+          });
+          await three;
+          await new Promise((resolve) => setTimeout(resolve, 200));  // nothing more arrives
+          process.stdout.write(JSON.stringify({ first, again, decoded, emitted }));
+        } finally {
+          await browser.close();
+        }
+    """
+    done = subprocess.run([shutil.which(os.environ.get("HOOKWIRE_NODE") or "node") or "node",
+                           "--input-type=module", "-e", script],
+                          cwd=bridge_dir, capture_output=True, text=True, timeout=90)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert (result["first"], result["again"]) == (True, False)
+    assert result["decoded"] == ["message", "receipt", "presence", "chatstate"]  # WA Web unharmed
+    assert [t for t, _ in result["emitted"]] == ["tag:receipt", "tag:presence", "tag:chatstate"]
+    assert result["emitted"][0][1] == {"tag": "receipt", "attrs": {"id": "M1", "type": "read",
+                                                                   "participant": "2@c.us"}}

@@ -270,3 +270,21 @@ async def test_a_missing_node_is_reported_without_a_traceback(tmp_path: Path) ->
     assert error["command"] == str(tmp_path / "no-such-node") and error["log_level"] == "warning"
     assert "FileNotFoundError" in error["error"] and "HOOKWIRE_NODE" in error["hint"]
     assert "exc_info" not in error
+
+
+async def test_a_live_session_drops_the_events_of_ignored_chats(fake_bridge) -> None:
+    bridge = fake_bridge([[
+        {"record": {"type": "message", "data": {"id": f"false_123456789-987654321@g.us_G1_2@c.us"}}},
+        {"record": {"type": "message", "data": {"id": "false_22222222222@c.us_D1"}}},
+        {"record": {"type": "message", "data": {"id": "false_status@broadcast_S1_2@c.us"}}},
+        {"record": {"type": "count", "data": {"tag": "end"}}},
+        {"wait": True}]], config={"ignore": {"groups": True}})
+    with anyio.fail_after(20):
+        async with anyio.create_task_group() as tg:
+            await tg.start(bridge.session.run, bridge.ctx)
+            await bridge.ctx.wait_until(lambda c: len(c.counts()) == 1)
+            tg.cancel_scope.cancel()
+    ids = [e.payload.id for e in bridge.ctx.envelopes if e.name == "message"]
+    assert ids == ["false_22222222222@c.us_D1", "false_status@broadcast_S1_2@c.us"]
+    assert bridge.ctx.names[0] == "session.status"
+    assert bridge.session.ignore.dropped == 1

@@ -3,9 +3,8 @@ records through the kernel, the bus, the store and the dispatcher to real receiv
 
 from __future__ import annotations
 
-import platform
+import os
 import re
-import sys
 import time
 from collections import defaultdict
 
@@ -14,6 +13,7 @@ from webhook_receiver import Receiver, fails_first
 from webhook_service import ME, build_service, message
 
 from core import __version__
+from core.events import platform_name
 
 EVENT_ID = re.compile(r"^evt_[0-9abcdefghjkmnpqrstvwxyz]{26}$")
 ENVELOPE_KEYS = ["id", "timestamp", "event", "session", "metadata", "me", "payload", "engine",
@@ -77,9 +77,9 @@ async def test_bodies_and_headers_to_several_webhooks_with_their_own_filters(tmp
         assert body["me"] == {"id": ME, "pushName": "Tester"}
         assert body["engine"] == "SCRIPTED"
         assert body["environment"] == {
-            "version": __version__, "engine": "SCRIPTED",
-            "platform": f"{sys.platform}/{platform.machine() or 'unknown'}",
-            "worker": {"id": "worker-7"}}
+            "version": __version__, "engine": "SCRIPTED", "tier": "CORE",
+            "browser": os.environ.get("HOOKWIRE_CHROMIUM") or "/usr/bin/chromium",
+            "platform": platform_name(), "worker": {"id": "worker-7"}}
     payloads = {(r.json()["session"], r.json()["event"]): r.json()["payload"] for r in rx.requests}
     for session, records in (("s1", S1), ("s2", S2)):
         for record in records:
