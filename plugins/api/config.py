@@ -48,7 +48,7 @@ class ApiConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     #: Paths reachable without the key (``WHATSAPP_API_KEY_EXCLUDE_PATH``, exact paths).
     api_key_exclude_paths: list[str] = []
     #: Largest request body accepted, in bytes (a larger one gets 413).
-    max_body_bytes: Annotated[int, Meta(ge=1024, le=64 * 1024 * 1024)] = 1_048_576
+    max_body_bytes: Annotated[int, Meta(ge=1024, le=268_435_456)] = 1_048_576
     #: Envelopes queued for one WebSocket client; a client that falls this far behind is
     #: disconnected (it never slows the bus down).
     ws_buffer: Annotated[int, Meta(ge=1, le=100_000)] = 256
@@ -60,7 +60,7 @@ class ApiConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     #: Where API sessions persist (default: ``<data_dir>/api-sessions.sqlite3``).
     sessions_db: str | None = None
     #: ``/health`` answers 503 when a delivery has been due this long without an attempt.
-    stuck_after_seconds: Annotated[float, Meta(gt=0, le=86400)] = 120.0
+    stuck_after_seconds: Annotated[float, Meta(gt=0, le=604_800)] = 120.0
     #: Sessions to create (default engine, empty config) if missing and start at boot
     #: (``WHATSAPP_START_SESSION``).
     start_sessions: list[str] = []

@@ -47,14 +47,11 @@ def _worker_id(call: Call) -> str:
 
 
 def waha_environment(call: Call) -> WahaEnvironment:
-    engine = call.api.config.default_engine
-    env = environment(engine, call.api.app_config.core.kernel.worker_id)
-    browser = getattr(env, "browser", None)
-    if browser is None and engine == "WEBJS":  # WAHA: the browser WEBJS runs
-        browser = os.environ.get("HOOKWIRE_CHROMIUM") or "/usr/bin/chromium"
-    return WahaEnvironment(version=env.version, engine=env.engine,
-                           tier=getattr(env, "tier", None) or "CORE", browser=browser,
-                           platform=env.platform, worker=Worker(id=_worker_id(call)))
+    """As the envelopes' ``environment``, with the default engine (WAHA's ``VERSION``)."""
+    env = environment(call.api.config.default_engine, call.api.app_config.core.kernel.worker_id)
+    return WahaEnvironment(version=env.version, engine=env.engine, tier=env.tier,
+                           browser=env.browser, platform=env.platform,
+                           worker=Worker(id=env.worker.id or ""))
 
 
 async def version(call: Call) -> web.StreamResponse:

@@ -243,6 +243,7 @@ class MyProfile(msgspec.Struct, kw_only=True):
 
 
 # -- server ----------------------------------------------------------------------------------
+# (``SessionInfo``'s shape and these are also checked against waha-py's models in the tests.)
 
 class Worker(msgspec.Struct, kw_only=True):
     #: ``WAHA_WORKER_ID`` / ``HOOKWIRE_WORKER_ID``; empty when not set.
@@ -253,7 +254,7 @@ class WahaEnvironment(msgspec.Struct, kw_only=True):
     version: str
     engine: str
     tier: str
-    browser: str | None
+    browser: str
     platform: str
     worker: Worker
 
