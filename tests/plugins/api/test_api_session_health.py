@@ -1,12 +1,13 @@
 """Sessions tell the truth over the API: a live session that keeps failing is FAILED with its
-last error and restarts in its resource, and ``/health`` is not ok while a session is failing
-or stalled (failed, and silent since), against the scripted fake bridge."""
+last error and restarts in its resource, a WORKING one gone silent is restarted with the stall
+counted, and ``/health`` is not ok while a session is failing or stalled (failed, and silent
+since), against the scripted fake bridge."""
 
 from __future__ import annotations
 
 import anyio
 from api_service import build, serving
-from live_bridge import LiveBridgePlugin
+from live_bridge import LiveBridgePlugin, working
 
 CLOSED = ('{"level":"warn","msg":"connection closed; hookwire will reconnect",'
           '"error":"Connection Failure"}')
@@ -56,3 +57,22 @@ async def test_a_session_silent_since_its_last_failure_is_stalled(tmp_path):
     assert health["error"]["sessions"]["stalled"] == ["quiet"]
     assert health["error"]["sessions"]["failing"] == []
     assert info["status"] == "STARTING" and info["running"] and info["last_error"]
+
+
+async def test_a_working_session_gone_silent_is_restarted_and_the_stall_shown(tmp_path):
+    silent = [{"record": {"type": "status", "data": "WORKING"}}, {"heartbeat": "WORKING"},
+              {"silent": True}, {"wait": True}]
+    plugin = LiveBridgePlugin([silent, working()], tmp_path / "bridge", heartbeat_seconds=0.2,
+                              stall_seconds=1.0)
+    service = build(tmp_path, extra_plugins=[("live", plugin)])
+    async with serving(service) as api:
+        await api.post("/api/sessions", {"name": "hung", "engine": "TEST"})
+        with anyio.fail_after(20):
+            while True:
+                code, info = await api.get("/api/sessions/hung")
+                if info["stalls"] == 1 and plugin.sessions[0].runs == 2:
+                    break
+                await anyio.sleep(0.05)
+        info = await api.wait_status("hung", "WORKING")  # the second run works
+    # Restarted by the watchdog, the stall counted and shown.
+    assert info["running"] is True and info["stalls"] == 1
