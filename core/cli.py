@@ -10,7 +10,7 @@ import argparse
 import inspect
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -51,9 +51,14 @@ def _global_options(parser: argparse.ArgumentParser, *, after_command: bool = Fa
                              "repeatable; also $HOOKWIRE_BLOCK_PLUGINS=a,b")
 
 
+def _prog() -> str:
+    """``hookwire`` when run as the console script, else ``python -m core``."""
+    return "hookwire" if Path(sys.argv[0]).name == "hookwire" else "python -m core"
+
+
 def build_parser(commands: dict[str, Command]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m core",
+        prog=_prog(),
         description="hookwire: WhatsApp engine events to webhooks, reliably.",
     )
     parser.add_argument("--version", action="version", version=f"hookwire {__version__}")
@@ -110,8 +115,14 @@ def _main(argv: list[str]) -> int:
     command = commands[args.command or "run"]
     if command.needs_config:
         try:
-            environ = {**os.environ, "HOOKWIRE_ROLE": args.role} if args.role else None
-            config = app.load_config(config_path(args.config, os.environ), environ)
+            environ: Mapping[str, str] = dict(os.environ)
+            if command.config_environ is not None:
+                environ = command.config_environ(environ)
+            if args.role:
+                environ = {**environ, "HOOKWIRE_ROLE": args.role}
+            path = (Path(command.default_config) if command.default_config and not args.config
+                    and not os.environ.get("HOOKWIRE_CONFIG") else config_path(args.config, os.environ))
+            config = app.load_config(path, environ)
         except (ConfigError, PluginLoadError) as exc:
             print(f"hookwire: config error: {exc}", file=sys.stderr)
             return 2
@@ -134,7 +145,7 @@ async def _await(awaitable: Any) -> Any:
 
 
 def run() -> None:
-    """The console entry point (``python -m core``)."""
+    """The console entry point (``python -m core``, and the ``hookwire`` script)."""
     sys.exit(main())
 
 

@@ -72,7 +72,12 @@ def hookwire_register_sinks(registry: Registry) -> None:
 
     :param registry: call ``registry.add_sink(sink)`` with an object implementing
         :class:`core.sink.Sink`. The kernel subscribes it to the bus with its ``events`` and
-        ``overflow`` and supervises its ``run``.
+        ``overflow`` and supervises its ``run``. A plugin that offers an interface to other
+        plugins registers it here too, with ``registry.add_service(name, obj)``: the webhook
+        plugin registers its :class:`core.delivery.DeliveryService` as
+        ``core.delivery.DELIVERY_SERVICE`` (``"delivery"``), which the HTTP API uses for
+        everything it does with deliveries and webhooks. Other plugins look services up with
+        ``registry.service(name)`` once all sinks are registered (e.g. in their sink's ``run``).
     """
 
 

@@ -137,6 +137,8 @@ class Kernel:
         self.sessions_ready = anyio.Event()
         #: Set when no session runs any more, after start-up (``exit_when_done``).
         self._no_session_left = anyio.Event()
+        #: The ``stop`` event of the current :meth:`run` (see :meth:`request_stop`).
+        self._stop: anyio.Event | None = None
         app.registry.kernel = self
 
     @property
@@ -241,7 +243,19 @@ class Kernel:
                 self._no_session_left.set()
         _Once().started()  # stopped before its source opened: the starter must not wait
 
+    def request_stop(self, *, force: bool = False) -> bool:
+        """Stop the running kernel as SIGTERM does (``force``: with no grace period for
+        in-flight deliveries; they stay in the store). For services that can be told to stop
+        (the API's ``POST /api/server/stop``). False when it is not running."""
+        if self._stop is None:
+            return False
+        if force:
+            self.grace_seconds = 0.0
+        self._stop.set()
+        return True
+
     async def run(self, stop: anyio.Event, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        self._stop = stop
         subscriptions = [(sink, self.bus.subscribe(sink.name, sink.events, overflow=sink.overflow))
                          for sink in self.sinks]
         sinks_done = [anyio.Event() for _ in subscriptions]

@@ -1,4 +1,5 @@
-"""The registry that hooks fill: event types, config sections, engines, sinks, commands.
+"""The registry that hooks fill: event types, config sections, engines, sinks, commands and
+services (interfaces one plugin offers the others, e.g. ``core.delivery.DeliveryService``).
 
 Each registration remembers the plugin it came from, for ``python -m core plugins``.
 """
@@ -7,7 +8,8 @@ from __future__ import annotations
 
 import argparse
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -27,7 +29,10 @@ class Command(msgspec.Struct, frozen=True):
 
     ``add_arguments(parser)`` declares its arguments; ``run(args, app)`` returns the exit
     status (it may be ``async``; the CLI runs it with anyio). ``needs_config`` false means it
-    runs even when the config is broken (e.g. a receiver).
+    runs even when the config is broken (e.g. a receiver). ``default_config`` is the config
+    file used when neither ``--config`` nor ``HOOKWIRE_CONFIG`` names one (default: the
+    embedded ``config/default.toml``); ``config_environ(environ)`` returns the environment the
+    config is read with (e.g. a command's own defaults, or other programs' variable names).
     """
 
     name: str
@@ -35,6 +40,8 @@ class Command(msgspec.Struct, frozen=True):
     add_arguments: Callable[[argparse.ArgumentParser], None]
     run: Callable[[argparse.Namespace, App], Any]
     needs_config: bool = True
+    default_config: Path | None = None
+    config_environ: Callable[[Mapping[str, str]], Mapping[str, str]] | None = None
 
 
 class Registry:
@@ -44,6 +51,8 @@ class Registry:
         self.engines: dict[str, EngineType] = {}
         self.sinks: list[Sink] = []
         self.commands: dict[str, Command] = {}
+        #: Interfaces plugins offer each other, by name (see :meth:`add_service`).
+        self.services: dict[str, Any] = {}
         #: plugin name -> what it registered, e.g. ``["engine WEBJS", "command receive"]``.
         self.provided: dict[str, list[str]] = defaultdict(list)
         #: Set by the loader while a plugin's hook runs.
@@ -78,6 +87,21 @@ class Registry:
             raise ValueError(f"sink {sink.name!r} is already registered")
         self.sinks.append(sink)
         self._record(f"sink {sink.name}")
+
+    def add_service(self, name: str, service: Any) -> None:
+        """Offer ``service`` to other plugins under ``name``. The names and the protocols
+        their objects implement are documented in ``core`` (``core.delivery.DELIVERY_SERVICE``
+        is a :class:`core.delivery.DeliveryService`). Register from
+        ``hookwire_register_sinks``; look services up once every sink is registered (from a
+        sink's ``run``), as the order in which plugins' hooks run is not defined."""
+        if name in self.services:
+            raise ValueError(f"service {name!r} is already registered")
+        self.services[name] = service
+        self._record(f"service {name}")
+
+    def service(self, name: str) -> Any:
+        """The service registered under ``name``, or ``None``."""
+        return self.services.get(name)
 
     def add_command(self, command: Command) -> None:
         if command.name in self.commands:

@@ -1,28 +1,27 @@
 """The API key: ``X-Api-Key`` (WebSocket clients may pass ``?x-api-key=``), compared in
-constant time. The key is never logged; a refusal logs the path and the peer only."""
+constant time (a ``sha512:<hex>`` key by the SHA-512 of what is given). The key is never
+logged; a refusal logs the path and the peer only."""
 
 from __future__ import annotations
-
-import hmac
 
 from aiohttp import web
 
 from core.logging import get_logger
+from plugins.api.config import ApiConfig
 from plugins.api.errors import ApiError
 
 log = get_logger("plugins.api")
 
 
-def check_key(request: web.Request, api_key: str | None) -> None:
-    """Raise a 401 :class:`ApiError` unless the request carries ``api_key`` (no key
-    configured: every request passes; the server then listens on loopback only)."""
-    if api_key is None:
+def check_key(request: web.Request, config: ApiConfig) -> None:
+    """Raise a 401 :class:`ApiError` unless the request carries the key (no key configured:
+    every request passes; the server then listens on loopback only)."""
+    if config.api_key is None:
         return
     given = request.headers.get("X-Api-Key")
     if given is None and request.path == "/ws":
         given = request.query.get("x-api-key")
-    if given is not None and hmac.compare_digest(given.encode("utf-8", "surrogateescape"),
-                                                   api_key.encode("utf-8", "surrogateescape")):
+    if given is not None and config.key_matches(given):
         return
     log.warning("API request refused: missing or wrong API key", method=request.method,
                 path=request.path, peer=request.remote, key_given=given is not None)

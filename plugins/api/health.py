@@ -1,99 +1,131 @@
-"""``GET /health``: is delivery making progress, not only "is the process alive".
+"""``GET /health``: is delivery making progress and are the sessions well, not only "is the
+process alive". WAHA's shape (its ``@nestjs/terminus`` check): ``{status, info, error,
+details}``, one indicator per concern with ``status: up|down``; 200 when every indicator is up,
+else 503 with the same body.
 
-Delivery is *stuck* when an active endpoint has a delivery that has been due for longer than
-``[api] stuck_after_seconds`` without being attempted (its dispatcher does not keep up, or is
-gone). Paused and disabled endpoints hold deliveries on purpose: listed, not stuck. Endpoints
-no longer configured are left out (their deliveries wait for the webhook to come back).
-Deliveries a dispatcher has claimed (``in_flight``, up to its prefetch) count as attempted.
+- ``delivery`` is down when an active endpoint has a delivery due for longer than
+  ``[api] stuck_after_seconds`` without an attempt (its dispatcher does not keep up or is gone),
+  or the store cannot be read.
+- ``sessions`` is down while a session is ``FAILED`` (it gave up) or stalled: its last event
+  was a failure (a crash, a connect failure, a watchdog restart) and it has shown no sign of
+  life since.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
+import msgspec
 from aiohttp import web
 
+from core.delivery import DeliveryHealth
 from core.logging import get_logger
-from plugins.api.errors import json_response
-from plugins.api.models import DeliveryHealth, Health
+from plugins.api.errors import ApiError, json_response
 from plugins.api.routes import Call, Response, Route
-from plugins.webhook.http import redact_url
-from plugins.webhook.sqlite_store import now_ms
-from plugins.webhook.store import DeliveryFilter, DeliveryStore
+from plugins.api.session_info import engine_health
 
 log = get_logger("plugins.api")
 
 
-async def oldest_unfinished_at(store: DeliveryStore) -> int | None:
-    """``created_at`` of the oldest delivery that is pending or in flight."""
-    oldest: int | None = None
-    for status in ("pending", "in_flight"):
-        rows = await store.list_deliveries(DeliveryFilter(status=status, limit=1))
-        if rows and (oldest is None or rows[0].created_at < oldest):
-            oldest = rows[0].created_at
-    return oldest
+class DeliveryIndicator(DeliveryHealth, kw_only=True):
+    status: Literal["up", "down"]
+    message: str
 
 
-async def delivery_health(store: DeliveryStore, configured: set[str] | None,
-                          stuck_after: float) -> DeliveryHealth:
-    now = now_ms()
-    counts = await store.counts()
-    oldest = await oldest_unfinished_at(store)
-    stuck: list[str] = []
-    paused: list[str] = []
-    disabled: list[str] = []
-    max_overdue: float | None = None
-    for row in await store.endpoints():
-        shown = redact_url(row.endpoint)
-        if row.state == "paused":
-            paused.append(shown)
-            continue
-        if row.state == "disabled":
-            disabled.append(shown)
-            continue
-        if configured is not None and row.endpoint not in configured:
-            continue
-        due = await store.next_due_at(row.endpoint)
-        if due is None or due > now:
-            continue
-        overdue = (now - due) / 1000
-        max_overdue = overdue if max_overdue is None else max(max_overdue, overdue)
-        if overdue > stuck_after:
-            stuck.append(shown)
-    return DeliveryHealth(
-        pending=counts.get("pending", 0), in_flight=counts.get("in_flight", 0),
-        dead=counts.get("dead", 0),
-        oldest_pending_age_seconds=None if oldest is None else max(0.0, (now - oldest) / 1000),
-        max_overdue_seconds=max_overdue, stuck_endpoints=stuck, paused_endpoints=paused,
-        disabled_endpoints=disabled)
+class SessionsIndicator(msgspec.Struct, kw_only=True):
+    status: Literal["up", "down"]
+    message: str
+    #: Every session's status, by name.
+    sessions: dict[str, str]
+    #: Sessions that gave up (FAILED).
+    failing: list[str]
+    #: Sessions whose last event was a failure, silent since.
+    stalled: list[str]
+    #: Their last errors, by name.
+    errors: dict[str, str]
 
 
-def configured_endpoints(webhook_sink: Any) -> set[str] | None:
-    workers = getattr(webhook_sink, "workers", None)
-    return set(workers) if isinstance(workers, dict) else None
+class Indicators(msgspec.Struct, kw_only=True, omit_defaults=True):
+    delivery: DeliveryIndicator | None = None
+    sessions: SessionsIndicator | None = None
+
+
+class Health(msgspec.Struct, kw_only=True):
+    status: Literal["ok", "error"]
+    info: Indicators
+    error: Indicators
+    details: Indicators
+
+
+def sessions_indicator(call: Call) -> SessionsIndicator:
+    manager = call.api.manager
+    statuses: dict[str, str] = {}
+    failing: list[str] = []
+    stalled: list[str] = []
+    errors: dict[str, str] = {}
+    for name in manager.names():
+        status = statuses[name] = manager.status(name)
+        health = engine_health(manager.engine_session(name))
+        if health is not None and health.last_error:
+            errors[name] = health.last_error
+        if status == "FAILED":
+            failing.append(name)
+        elif health is not None and manager.running(name) and health.last_error_at is not None \
+                and (health.last_activity_at or 0) <= health.last_error_at:
+            stalled.append(name)
+    down = failing or stalled
+    parts = []
+    if failing:
+        parts.append(f"failing: {', '.join(failing)}")
+    if stalled:
+        parts.append(f"stalled: {', '.join(stalled)}")
+    return SessionsIndicator(status="down" if down else "up",
+                             message="; ".join(parts) if down else "no session is failing",
+                             sessions=statuses, failing=failing, stalled=stalled, errors=errors)
+
+
+async def delivery_indicator(call: Call) -> DeliveryIndicator | None:
+    api = call.api
+    try:
+        service = api.delivery
+    except ApiError:
+        return None  # nothing delivers here: nothing to report
+    limit = api.config.stuck_after_seconds
+    try:
+        found = await service.health(limit)
+    except Exception as exc:  # the store cannot be read: that is unhealthy, not a crash
+        log.warning("health: cannot read the delivery store", error=f"{type(exc).__name__}: {exc}")
+        return DeliveryIndicator(status="down", message=f"cannot read the delivery store: "
+                                 f"{type(exc).__name__}", pending=0, in_flight=0, dead=0,
+                                 oldest_pending_age_seconds=None, max_overdue_seconds=None,
+                                 stuck_endpoints=[], paused_endpoints=[], disabled_endpoints=[])
+    fields: dict[str, Any] = msgspec.structs.asdict(found)
+    if found.stuck_endpoints:
+        return DeliveryIndicator(status="down", message=(
+            f"deliveries due for more than {limit:g} s without an attempt: "
+            f"{', '.join(found.stuck_endpoints)}"), **fields)
+    return DeliveryIndicator(status="up", message="delivery is making progress", **fields)
 
 
 async def health(call: Call) -> web.StreamResponse:
-    api = call.api
-    sessions = {name: api.manager.status(name) for name in api.manager.names()}
-    try:
-        delivery = await delivery_health(api.delivery_store, configured_endpoints(api.webhook_sink),
-                                         api.config.stuck_after_seconds)
-    except Exception as exc:  # the store cannot be read: that is unhealthy, not a crash
-        log.error("health: cannot read the delivery store", error=f"{type(exc).__name__}: {exc}")
-        return json_response(Health(status="unknown", detail=f"cannot read the delivery store: "
-                                    f"{type(exc).__name__}", delivery=None, sessions=sessions), 503)
-    if delivery.stuck_endpoints:
-        detail = (f"deliveries due for more than {api.config.stuck_after_seconds:g} s without an "
-                  f"attempt: {', '.join(delivery.stuck_endpoints)}")
-        return json_response(Health(status="stuck", detail=detail, delivery=delivery,
-                                    sessions=sessions), 503)
-    return json_response(Health(status="ok", detail="delivery is making progress",
-                                delivery=delivery, sessions=sessions))
+    delivery = await delivery_indicator(call)
+    sessions = sessions_indicator(call)
+    up = Indicators(delivery=delivery if delivery and delivery.status == "up" else None,
+                    sessions=sessions if sessions.status == "up" else None)
+    down = Indicators(delivery=delivery if delivery and delivery.status == "down" else None,
+                      sessions=sessions if sessions.status == "down" else None)
+    ok = down.delivery is None and down.sessions is None
+    body = Health(status="ok" if ok else "error", info=up, error=down,
+                  details=Indicators(delivery=delivery, sessions=sessions))
+    return json_response(body, 200 if ok else 503)
 
 
 ROUTES = [
-    Route("GET", "/health", health, "Is delivery making progress", "operations",
-          {200: Response("healthy", Health), 503: Response("stuck, or the store cannot be read", Health)},
-          public=True),
+    Route("GET", "/health", health, "Check the health of the server", "observability",
+          {200: Response("every check is up", Health),
+           503: Response("a check is down: delivery stuck or unreadable, or a session failing "
+                         "or stalled", Health)},
+          public=True,
+          description="WAHA's shape: `status` `ok` or `error`; `info` holds the checks that are "
+                      "up, `error` those that are down, `details` all of them."),
 ]

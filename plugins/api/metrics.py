@@ -1,27 +1,23 @@
 """``GET /metrics``: Prometheus text format (version 0.0.4), written by hand.
 
 Counters come from the process (events in, bad records, bus drops, attempt outcomes, slow
-WebSocket clients); gauges from the delivery store (deliveries by status, queue depth, oldest
-pending age). The attempt latency histogram reads the attempts the dispatcher wrote to the
-SQLite store since the API started, incrementally (by rowid), at each scrape.
+WebSocket clients); gauges from the delivery service (deliveries by status, queue depth,
+oldest pending age). The attempt latency histogram is fed, at each scrape, with the attempts
+the delivery service reports since the previous one.
 """
 
 from __future__ import annotations
 
 import math
-import sqlite3
+import time
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
-import anyio
-import anyio.to_thread
 from aiohttp import web
 
-from plugins.api.health import oldest_unfinished_at
+from core.delivery import DELIVERY_STATUSES, DeliveryStats
+from plugins.api.errors import ApiError
 from plugins.api.routes import Call, Response, Route
-from plugins.webhook.sqlite_store import now_ms
-from plugins.webhook.store import STATUSES
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0, 30.0, 60.0)
@@ -87,44 +83,8 @@ class Histogram:
         out.sample(f"{name}_count", {}, self.count)
 
 
-class AttemptLatencyReader:
-    """Feeds a histogram with the attempts the dispatcher records in the SQLite store."""
-
-    def __init__(self, path: Path | None) -> None:
-        self.path = path
-        self.after_rowid: int | None = None
-        self.histogram = Histogram()
-        self._limiter = anyio.CapacityLimiter(1)
-
-    def _read(self) -> list[float]:
-        assert self.path is not None
-        first = self.after_rowid is None
-        if not self.path.exists():
-            self.after_rowid = self.after_rowid or 0
-            return []
-        conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=5)
-        try:
-            if first:  # count from now on: the attempts of this run
-                row = conn.execute("SELECT MAX(rowid) FROM attempts").fetchone()
-                self.after_rowid = row[0] or 0
-                return []
-            rows = conn.execute("SELECT rowid, duration_ms FROM attempts WHERE rowid > ?"
-                                " ORDER BY rowid LIMIT 100000", (self.after_rowid,)).fetchall()
-        except sqlite3.OperationalError:  # the store has no tables yet
-            self.after_rowid = self.after_rowid or 0
-            return []
-        finally:
-            conn.close()
-        if rows:
-            self.after_rowid = rows[-1][0]
-        return [row[1] / 1000 for row in rows]
-
-    async def update(self) -> None:
-        """Read new attempts; the first call (at start-up) only notes where to start."""
-        if self.path is None:
-            return
-        for seconds in await anyio.to_thread.run_sync(self._read, limiter=self._limiter):
-            self.histogram.observe(seconds)
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
 
 
 async def render(api: Any) -> str:
@@ -149,23 +109,30 @@ async def render(api: Any) -> str:
                "Events dropped for a subscriber whose buffer was full (overflow = drop).",
                [({"subscriber": sub.name}, sub.dropped)
                 for sub in (kernel.bus.subscribers if kernel else [])])
-    recorder = getattr(api.webhook_sink, "recorder", None)
-    outcomes = dict(getattr(recorder, "outcomes", {}) or {})
+    try:
+        service = api.delivery
+    except ApiError:
+        service = None
+    stats_ = await service.stats() if service is not None else DeliveryStats(
+        counts={}, oldest_unfinished_at=None, attempt_outcomes={})
+    outcomes = stats_.attempt_outcomes
     out.family("hookwire_delivery_attempts_total", "counter",
                "Delivery attempts of this process, by the delivery's state after the attempt.",
                [({"outcome": o}, outcomes.get(o, 0)) for o in ("delivered", "pending", "dead", "disabled")])
-    counts = await api.delivery_store.counts()
+    counts = stats_.counts
     out.family("hookwire_deliveries", "gauge", "Deliveries in the store, by status.",
-               [({"status": s}, counts.get(s, 0)) for s in STATUSES])
+               [({"status": s}, counts.get(s, 0)) for s in DELIVERY_STATUSES])
     out.family("hookwire_delivery_queue_depth", "gauge",
                "Deliveries not final yet (pending and in flight).",
                [({}, counts.get("pending", 0) + counts.get("in_flight", 0))])
-    oldest = await oldest_unfinished_at(api.delivery_store)
+    oldest = stats_.oldest_unfinished_at
     out.family("hookwire_delivery_oldest_pending_age_seconds", "gauge",
                "Age of the oldest delivery not final yet (0 when there is none).",
                [({}, 0 if oldest is None else max(0.0, (now_ms() - oldest) / 1000))])
-    await api.latency.update()
-    api.latency.histogram.write(out, "hookwire_delivery_attempt_duration_seconds",
+    if service is not None:
+        for seconds in await service.attempt_durations():
+            api.latency.observe(seconds)
+    api.latency.write(out, "hookwire_delivery_attempt_duration_seconds",
                                 "Duration of delivery attempts (request to answer or failure).")
     statuses: dict[str, int] = {}
     for name in api.manager.names():

@@ -64,7 +64,9 @@ def _operation(route: Route, components: dict[str, Any], schemas: dict[Any, dict
     responses: dict[str, Any] = {}
     for status, answer in route.responses.items():
         content: dict[str, Any] = {}
-        if answer.type is not None:
+        if answer.one_of:
+            content[answer.media] = {"schema": {"oneOf": [schemas[t] for t in answer.one_of]}}
+        elif answer.type is not None:
             content[answer.media] = {"schema": schemas[answer.type]}
         elif answer.schema is not None:
             content[answer.media] = {"schema": answer.schema}
@@ -89,7 +91,8 @@ def build_openapi(routes: list[Route], *, engines: Collection[str], event_names:
                   secured: bool) -> dict[str, Any]:
     types: list[Any] = [Error]
     for route in routes:
-        for type_ in (route.body, route.query, *(r.type for r in route.responses.values())):
+        answers = [t for r in route.responses.values() for t in (r.type, *r.one_of)]
+        for type_ in (route.body, route.query, *answers):
             if type_ is not None and type_ not in types:
                 types.append(type_)
     found, components = msgspec.json.schema_components(types, ref_template=REF)
@@ -118,7 +121,7 @@ def _enums(components: dict[str, Any], engines: Collection[str], event_names: Co
     """Name the loaded engines and events in the schemas (clients and fuzzers then send
     values that exist)."""
     engine_enum = {"enum": sorted(engines)} if engines else {"type": "string"}
-    for name in ("SessionCreate", "SessionUpdate"):
+    for name in ("SessionCreate", "SessionUpdate", "SessionStartDeprecated"):
         props = components.get(name, {}).get("properties", {})
         if "engine" in props:
             props["engine"] = {"anyOf": [engine_enum, {"type": "null"}], "default": None}

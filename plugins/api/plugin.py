@@ -1,5 +1,5 @@
-"""The API plugin's hooks: its config section ``[api]`` and, when enabled, its sink (which
-runs the HTTP server)."""
+"""The API plugin's hooks: its config section ``[api]``, its sink (which runs the HTTP server)
+when enabled, and the ``serve`` command."""
 
 from __future__ import annotations
 
@@ -23,3 +23,10 @@ def hookwire_register_sinks(registry: Registry) -> None:
         from plugins.api.sink import ApiSink  # only when used: aiohttp's server, segno
 
         registry.add_sink(ApiSink(registry, registry.config))
+
+
+@hookimpl
+def hookwire_register_commands(registry: Registry) -> None:
+    from plugins.api.serve import command
+
+    registry.add_command(command())

@@ -43,6 +43,8 @@ class Response:
     schema: dict[str, Any] | None = None
     #: More media types of the same answer: media type -> schema.
     also: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Several JSON bodies this answer may be (``oneOf``), instead of ``type``.
+    one_of: tuple[Any, ...] = ()
 
 
 @dataclass(frozen=True)

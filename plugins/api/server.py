@@ -2,19 +2,25 @@
 
 Middlewares, outermost first: errors (every failure becomes ``{"error", "detail"}`` with its
 status; an unexpected exception is logged with its traceback and answered 500 without one),
-then the API key (:mod:`plugins.api.auth`).
+then access: the API key (:mod:`plugins.api.auth`) on every route that is not public or in
+``api_key_exclude_paths``, and ``/docs`` and ``/openapi.json`` switched off or behind basic
+auth as WAHA's ``WHATSAPP_SWAGGER_*`` variables say.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hmac
 import time
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from core.logging import get_logger
-from plugins.api import deliveries, docs, health, metrics, sessions
+from plugins.api import auth_routes, deliveries, docs, health, metrics, server_routes, sessions
 from plugins.api.auth import check_key
+from plugins.api.config import SESSION_NAME
 from plugins.api.errors import ApiError, error_response, read_body, read_query
 from plugins.api.routes import Call, Response, Route
 
@@ -43,8 +49,8 @@ WS_ROUTE = Route(
 
 
 def all_routes() -> list[Route]:
-    return [*sessions.ROUTES, *deliveries.ROUTES, *health.ROUTES, *metrics.ROUTES, *docs.ROUTES,
-            WS_ROUTE]
+    return [*sessions.ROUTES, *auth_routes.ROUTES, *server_routes.ROUTES, *deliveries.ROUTES,
+            *health.ROUTES, *metrics.ROUTES, *docs.ROUTES, WS_ROUTE]
 
 
 def _handler(api: ApiSink, route: Route) -> Any:
@@ -52,6 +58,10 @@ def _handler(api: ApiSink, route: Route) -> Any:
         if route is WS_ROUTE and not web.WebSocketResponse().can_prepare(request).ok:
             raise ApiError(426, "upgrade_required", "this is a WebSocket endpoint: connect with "
                            "a WebSocket client")
+        name = request.match_info.get("session")
+        if name is not None and not SESSION_NAME.match(name):
+            raise ApiError(422, "invalid_path", f"{name!r} is not a session name (1-64 of "
+                           "A-Z a-z 0-9 _ . -)", "path.session")
         body = None
         if route.body is not None:
             body = await read_body(request, route.body, api.config.max_body_bytes)
@@ -90,13 +100,40 @@ async def errors_middleware(request: web.Request, handler: Any) -> web.StreamRes
                   duration_ms=round((time.perf_counter() - started) * 1000, 3))
 
 
+DOCS_PATHS = frozenset({"/docs", "/openapi.json"})
+
+
+def _basic_auth_matches(request: web.Request, username: str, password: str) -> bool:
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return False
+    try:
+        given = base64.b64decode(value.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    expected = f"{username}:{password}".encode()
+    return hmac.compare_digest(given, expected)
+
+
 def build_app(api: ApiSink) -> web.Application:
-    public = {route.path for route in all_routes() if route.public}
+    config = api.config
+    public = {route.path for route in all_routes() if route.public} | set(config.api_key_exclude_paths)
 
     @web.middleware
     async def auth_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.path in DOCS_PATHS:
+            if not config.swagger_enabled:
+                raise ApiError(404, "not_found", "the API documentation is switched off "
+                               "(WHATSAPP_SWAGGER_ENABLED=false)")
+            if config.swagger_username is not None and config.swagger_password is not None \
+                    and not _basic_auth_matches(request, config.swagger_username,
+                                                config.swagger_password):
+                return error_response(401, "unauthorized", "the API documentation needs the "
+                                      "username and password set by WHATSAPP_SWAGGER_USERNAME "
+                                      "and WHATSAPP_SWAGGER_PASSWORD",
+                                      headers={"WWW-Authenticate": 'Basic realm="hookwire docs"'})
         if request.path not in public:
-            check_key(request, api.config.api_key)
+            check_key(request, config)
         return await handler(request)
 
     app = web.Application(client_max_size=api.config.max_body_bytes,

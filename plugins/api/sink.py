@@ -1,15 +1,16 @@
 """The API plugin's sink: it runs the HTTP server and watches the bus.
 
 Subscribed to every event including ``engine.event`` with overflow ``drop`` (an observer: it
-never holds the bus back), it keeps each session's latest status, ``me`` and QR code and feeds
-WebSocket clients. ``run`` opens its stores, starts the server, re-creates the sessions
-persisted by earlier runs once the kernel's sessions are up, and serves until the bus closes.
+never holds the bus back), it keeps each session's latest status, ``me``, QR code and last
+activity, and feeds WebSocket clients. ``run`` opens its session store and the delivery
+service (``core.delivery``, registered by the delivering plugin), starts the server, restores
+the persisted sessions once the kernel's sessions are up, and serves until the bus closes.
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
-from typing import Any
 
 import anyio
 import msgspec
@@ -18,19 +19,19 @@ from anyio.abc import TaskStatus
 
 from core.bus import Subscription
 from core.config import Config
+from core.delivery import DELIVERY_SERVICE, DeliveryService
 from core.logging import get_logger
 from core.registry import Registry
 from plugins.api.config import ApiConfig, is_loopback
+from plugins.api.errors import ApiError
 from plugins.api.manager import SessionManager
-from plugins.api.metrics import AttemptLatencyReader
+from plugins.api.metrics import Histogram
 from plugins.api.openapi import build_openapi
 from plugins.api.server import all_routes, build_app
+from plugins.api.session_commands import restore
 from plugins.api.session_store import ApiSessionStore
 from plugins.api.state import SessionTracker
-from plugins.api.webhooks import webhook_sink
 from plugins.api.ws import WsHub
-from plugins.webhook.sink import open_store, store_path
-from plugins.webhook.sqlite_store import SQLiteDeliveryStore
 
 log = get_logger("plugins.api")
 
@@ -51,18 +52,24 @@ class ApiSink:
         self.session_store = ApiSessionStore(db)
         self.manager = SessionManager(registry, self.config, Path(config.base_dir),
                                       self.session_store, self.tracker)
-        self.delivery_store = open_store(config)
-        sqlite = isinstance(self.delivery_store, SQLiteDeliveryStore)
-        self.latency = AttemptLatencyReader(
-            store_path(config, config.section("delivery")) if sqlite else None)
+        #: The delivery service, once running (None when no plugin delivers).
+        self.delivery_service: DeliveryService | None = None
+        #: Attempt durations seen by ``/metrics`` scrapes (fed from the delivery service).
+        self.latency = Histogram()
         #: The port listened on once running (``port = 0`` picks one).
         self.port: int | None = None
+        #: When the service started (Unix ms; for ``/api/server/status``).
+        self.started_at = time.time_ns() // 1_000_000
         self._openapi: bytes | None = None
         self.ready = anyio.Event()
 
     @property
-    def webhook_sink(self) -> Any:
-        return webhook_sink(self.registry)
+    def delivery(self) -> DeliveryService:
+        """The delivery service; 503 when no plugin delivers (e.g. the webhook plugin is blocked)."""
+        if self.delivery_service is None:
+            raise ApiError(503, "no_delivery_plugin", "no delivery plugin is loaded (the webhook "
+                           "plugin is blocked or failed to load)")
+        return self.delivery_service
 
     def openapi_json(self) -> bytes:
         if self._openapi is None:
@@ -79,12 +86,13 @@ class ApiSink:
         runner = web.AppRunner(build_app(self), access_log=None, handle_signals=False,
                                shutdown_timeout=2.0)
         await runner.setup()
-        site = web.TCPSite(runner, self.config.host, self.config.port, reuse_address=True)
+        host = self.config.listen_host
+        site = web.TCPSite(runner, host, self.config.port, reuse_address=True)
         try:
             await site.start()
         except OSError as exc:
             await runner.cleanup()
-            raise RuntimeError(f"cannot listen on {self.config.host}:{self.config.port}: "
+            raise RuntimeError(f"cannot listen on {host}:{self.config.port}: "
                                f"{exc.strerror or exc}") from None
         server = site._server
         sockets = getattr(server, "sockets", None) or []
@@ -92,20 +100,28 @@ class ApiSink:
         return runner
 
     async def run(self, subscription: Subscription, *, task_status: TaskStatus[None]) -> None:
+        service = self.registry.service(DELIVERY_SERVICE)
+        if service is not None and not isinstance(service, DeliveryService):
+            log.error("the registered delivery service lacks the DeliveryService interface; "
+                      "deliveries and webhooks are unavailable over the API",
+                      service=type(service).__name__)
+            service = None
         await self.session_store.open()
-        await self.delivery_store.open()
-        await self.latency.update()
         runner: web.AppRunner | None = None
         try:
+            if service is not None:
+                await service.open()
+                self.delivery_service = self.manager.delivery = service
             runner = await self._listen()
-            host = self.config.host
-            url = f"http://{'[' + host + ']' if ':' in host else host}:{self.port}"
+            url = self.config.url(self.port)
             if self.config.api_key is None:
-                log.warning("API listening without an API key: loopback only; set api.api_key "
-                            "(or WHATSAPP_API_KEY) to listen elsewhere", url=url,
-                            loopback=is_loopback(host))
+                log.warning("API listening without an API key: loopback only; set "
+                            "WHATSAPP_API_KEY (or api.api_key) to require X-Api-Key and listen "
+                            "on every interface", url=url,
+                            loopback=is_loopback(self.config.listen_host))
             else:
-                log.info("API listening", url=url, auth="X-Api-Key")
+                log.info("API listening", url=url, host=self.config.listen_host, port=self.port,
+                         auth="X-Api-Key", docs=f"{url}/docs" if self.config.swagger_enabled else None)
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._restore)
                 task_status.started()
@@ -118,13 +134,14 @@ class ApiSink:
                 await self.hub.close_all()
                 if runner is not None:
                     await runner.cleanup()
-                await self.delivery_store.close()
+                if self.delivery_service is not None:
+                    await self.delivery_service.close()
                 await self.session_store.close()
             log.info("API stopped")
 
     async def _restore(self) -> None:
         try:
-            await self.manager.restore()
+            await restore(self.manager)
         except Exception as exc:  # never take the server down for one bad row
             log.error("cannot restore the API's sessions", error=f"{type(exc).__name__}: {exc}",
                       exc_info=True)

@@ -8,9 +8,10 @@ session is ``WORKING`` (scanned) or restarted.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
+import anyio
 import msgspec
 
 from core.events import Envelope, Me
@@ -21,6 +22,8 @@ class SessionState(msgspec.Struct, kw_only=True):
     me: Me | None = None
     qr: str | None = None
     qr_at: int | None = None
+    #: Unix ms of the session's last event on the bus.
+    last_event_at: int | None = None
 
 
 def _field(value: Any, name: str) -> Any:
@@ -32,6 +35,21 @@ def _field(value: Any, name: str) -> Any:
 class SessionTracker:
     def __init__(self) -> None:
         self.sessions: dict[str, SessionState] = {}
+        #: Set (and replaced) whenever an event was observed: for callers waiting for a state.
+        self.changed = anyio.Event()
+        self._waiting = 0
+
+    async def wait_until(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for ``predicate()`` to hold; whether it does."""
+        self._waiting += 1
+        try:
+            with anyio.move_on_after(timeout):
+                while not predicate():
+                    await self.changed.wait()
+                return True
+        finally:
+            self._waiting -= 1
+        return predicate()
 
     def get(self, name: str) -> SessionState:
         return self.sessions.get(name) or SessionState()
@@ -41,11 +59,18 @@ class SessionTracker:
         self.sessions.pop(name, None)
 
     def observe(self, event: Envelope) -> None:
+        self._observe(event)
+        if self._waiting:  # an Event per event only while someone waits
+            changed, self.changed = self.changed, anyio.Event()
+            changed.set()
+
+    def _observe(self, event: Envelope) -> None:
         state = self.sessions.get(event.session)
         if state is None:
             state = self.sessions[event.session] = SessionState()
         if event.me is not None:
             state.me = event.me
+        state.last_event_at = event.timestamp
         name = event.name
         payload = event.payload
         if name == "session.status":

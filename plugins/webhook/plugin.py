@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from core import hookimpl
 from core.config import ConfigSection
+from core.delivery import DELIVERY_SERVICE
 from core.registry import Registry
 from plugins.webhook.commands import commands
 from plugins.webhook.config import DeliveryConfig, WebhookConfig, check_webhooks, webhooks_from_env
+from plugins.webhook.service import WebhookDeliveryService
 from plugins.webhook.sink import WebhookSink
 
 
@@ -21,7 +23,10 @@ def hookwire_register_config_sections(registry: Registry) -> None:
 @hookimpl
 def hookwire_register_sinks(registry: Registry) -> None:
     assert registry.config is not None
-    registry.add_sink(WebhookSink(registry.config))
+    sink = WebhookSink(registry.config)
+    registry.add_sink(sink)
+    # The one interface other plugins use for deliveries and webhooks (core/delivery.py).
+    registry.add_service(DELIVERY_SERVICE, WebhookDeliveryService(registry, sink))
 
 
 @hookimpl

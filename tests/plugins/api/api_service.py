@@ -95,7 +95,10 @@ def build(tmp_path: Path, *, api: Mapping[str, Any] | None = None,
         "log": {"level": "debug"},
         "delivery": {"store_path": str(tmp_path / f"{name}.sqlite3"),
                      "allow_networks": ["127.0.0.0/8"], **(delivery or {})},
-        "api": {"enabled": True, "port": 0, "replay_dir": str(recordings), **(api or {})},
+        # The session store named: HOOKWIRE_DATA_DIR in the caller's environment must not
+        # make tests share one.
+        "api": {"enabled": True, "port": 0, "replay_dir": str(recordings),
+                "sessions_db": str(tmp_path / "api-sessions.sqlite3"), **(api or {})},
     }
     session_tables = [{"engine": "SCRIPTED", "me_id": ME, **s} for s in sessions]
     config = write_config(tmp_path / f"{name}.toml", tables,

@@ -3,6 +3,8 @@ one the server only listens on loopback."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 
 import aiohttp
@@ -61,14 +63,16 @@ async def test_without_a_key_it_listens_on_loopback_and_says_so(tmp_path):
     with watch_logs() as logs:
         async with serving(service) as api:
             assert (await api.get("/api/sessions"))[0] == 200
-    [warning] = logs.find("API listening without an API key: loopback only; set api.api_key "
-                          "(or WHATSAPP_API_KEY) to listen elsewhere")
+    [warning] = logs.find("API listening without an API key: loopback only; set "
+                          "WHATSAPP_API_KEY (or api.api_key) to require X-Api-Key and listen on "
+                          "every interface")
     assert warning["loopback"] is True and warning["log_level"] == "warning"
 
 
 def test_a_non_loopback_host_without_a_key_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match=r"api.host: refusing to listen on '0.0.0.0' without an "
-                                          r"API key: set api.api_key \(or WHATSAPP_API_KEY\)"):
+                                          r"API key: set WHATSAPP_API_KEY \(or WAHA_API_KEY, or "
+                                          r"api.api_key\), or listen on 127.0.0.1"):
         build(tmp_path, api={"host": "0.0.0.0"})
     with pytest.raises(ConfigError, match="api.host: refusing"):
         build(tmp_path, api={"host": "::"})
@@ -78,9 +82,80 @@ def test_a_non_loopback_host_without_a_key_is_a_config_error(tmp_path):
 
 
 def test_bad_api_settings_name_the_key(tmp_path):
-    with pytest.raises(ConfigError, match=r"api: .*port must be in 0..65535, found 70000"):
+    with pytest.raises(ConfigError, match=r"api.port: expected `int` <= 65535 \(found 70000\)"):
         build(tmp_path, api={"port": 70000})
     with pytest.raises(ConfigError, match=r"api.colour: unknown key"):
         build(tmp_path, api={"colour": "blue"})
-    with pytest.raises(ConfigError, match="WHATSAPP_API_PORT: expected a port number, found 'x'"):
+    with pytest.raises(ConfigError, match="WHATSAPP_API_PORT: expected a port number in "
+                                          "0..65535, found 'x'"):
         build(tmp_path, environ={"WHATSAPP_API_PORT": "x"})
+    with pytest.raises(ConfigError, match="PORT: expected a port number in 0..65535, found '99999'"):
+        build(tmp_path, environ={"PORT": "99999"})
+    with pytest.raises(ConfigError, match="WHATSAPP_API_KEY and WAHA_API_KEY are both set, to "
+                                          "different keys: set one"):
+        build(tmp_path, environ={"WHATSAPP_API_KEY": "a" * 20, "WAHA_API_KEY": "b" * 20})
+    with pytest.raises(ConfigError, match=r"api_key: `sha512:` must be followed by 128 hex digits"):
+        build(tmp_path, environ={"WHATSAPP_API_KEY": "sha512:abc"})
+    with pytest.raises(ConfigError, match="WAHA_AUTO_START_DELAY_SECONDS: expected a number in "
+                                          "0..3600, found 'nan'"):
+        build(tmp_path, environ={"WAHA_AUTO_START_DELAY_SECONDS": "nan"})
+    with pytest.raises(ConfigError, match="WHATSAPP_RESTART_ALL_SESSIONS: expected true or "
+                                          "false, found 'maybe'"):
+        build(tmp_path, environ={"WHATSAPP_RESTART_ALL_SESSIONS": "maybe"})
+    with pytest.raises(ConfigError, match=r"start_sessions: 'a b' is not a session name"):
+        build(tmp_path, environ={"WHATSAPP_START_SESSION": "ok,a b"})
+    with pytest.raises(ConfigError, match=r"api.stuck_after_seconds: expected `float` > 0\.0"):
+        build(tmp_path, api={"stuck_after_seconds": 0})
+
+
+def test_waha_variables_set_the_api(tmp_path):
+    environ = {"WAHA_API_KEY": API_KEY, "PORT": "0", "WHATSAPP_API_PORT": "3001",
+               "WHATSAPP_DEFAULT_ENGINE": "noweb", "WHATSAPP_START_SESSION": "a, b",
+               "WHATSAPP_RESTART_ALL_SESSIONS": "True", "WAHA_WORKER_RESTART_SESSIONS": "false",
+               "WAHA_AUTO_START_DELAY_SECONDS": "0.5", "WHATSAPP_API_KEY_EXCLUDE_PATH": "/ping,/metrics",
+               "WHATSAPP_API_SCHEMA": "HTTPS", "WHATSAPP_PROXY_SERVER": "proxy.example:3128"}
+    config = build(tmp_path, api={"host": "127.0.0.1"}, environ=environ).api.config
+    assert (config.api_key, config.port, config.default_engine) == (API_KEY, 0, "NOWEB")
+    assert config.start_sessions == ["a", "b"] and config.restart_all_sessions
+    assert not config.worker_restart_sessions and config.auto_start_delay_seconds == 0.5
+    assert config.api_key_exclude_paths == ["/ping", "/metrics"]
+    assert config.url(3000) == "https://127.0.0.1:3000" and config.proxy_server == "proxy.example:3128"
+    assert build(tmp_path, environ={"WAHA_BASE_URL": "https://w.example/"}).api.config.url() == \
+        "https://w.example"
+    # With a key and no host, it listens everywhere (as WAHA does); without one, on loopback.
+    assert build(tmp_path, environ={"WHATSAPP_API_KEY": API_KEY}).api.config.listen_host == "0.0.0.0"
+    assert build(tmp_path).api.config.listen_host == "127.0.0.1"
+
+
+async def test_a_sha512_key_and_excluded_paths(tmp_path):
+    digest = hashlib.sha512(API_KEY.encode()).hexdigest()
+    service = build(tmp_path, api={"api_key": f"sha512:{digest.upper()}",
+                                   "api_key_exclude_paths": ["/metrics"]})
+    async with serving(service) as api:
+        assert (await api.get("/api/sessions"))[0] == 401
+        assert (await api.get("/api/sessions", headers={"X-Api-Key": digest}))[0] == 401
+        assert (await api.get("/api/sessions", headers={"X-Api-Key": API_KEY}))[0] == 200
+        assert (await api.get("/metrics"))[0] == 200
+        assert (await api.get("/ping")) == (200, {"message": "pong"})
+
+
+async def test_the_docs_can_be_switched_off_or_put_behind_a_password(tmp_path):
+    async with serving(build(tmp_path, api={"swagger_enabled": False})) as api:
+        for path in ("/docs", "/openapi.json"):
+            code, error = await api.get(path)
+            assert (code, error["error"]) == (404, "not_found"), path
+    service = build(tmp_path, environ={"WHATSAPP_SWAGGER_USERNAME": "admin",
+                                       "WHATSAPP_SWAGGER_PASSWORD": "s3cret"})
+    async with serving(service) as api:
+        async with api.http.get(api.base + "/docs") as response:
+            assert response.status == 401
+            assert response.headers["WWW-Authenticate"] == 'Basic realm="hookwire docs"'
+        wrong = {"Authorization": "Basic " + base64.b64encode(b"admin:nope").decode()}
+        async with api.http.get(api.base + "/docs", headers=wrong) as response:
+            assert response.status == 401
+        right = {"Authorization": "Basic " + base64.b64encode(b"admin:s3cret").decode()}
+        async with api.http.get(api.base + "/openapi.json", headers=right) as response:
+            assert response.status == 200 and (await response.json())["openapi"].startswith("3.1")
+        assert (await api.get("/api/sessions"))[0] == 200  # the API itself: unaffected
+    with pytest.raises(ConfigError, match="swagger_username and swagger_password go together"):
+        build(tmp_path, environ={"WHATSAPP_SWAGGER_USERNAME": "admin"})

@@ -93,9 +93,12 @@ async def test_deliveries_endpoints_health_and_metrics(tmp_path):
             assert gone["pending"] == 3 and gone["reason"] == "410 Gone"
 
             code, health = await api.get("/health")
-            assert (code, health["status"]) == (200, "ok")
-            assert health["delivery"]["dead"] == 3 and health["sessions"] == {"s": "STOPPED"}
-            assert health["delivery"]["disabled_endpoints"] == [gone["endpoint"]]
+            assert (code, health["status"], health["error"]) == (200, "ok", {})
+            delivery, sessions = health["details"]["delivery"], health["details"]["sessions"]
+            assert health["info"] == health["details"]  # every check is up
+            assert delivery["status"] == "up" and delivery["dead"] == 3
+            assert sessions["status"] == "up" and sessions["sessions"] == {"s": "STOPPED"}
+            assert delivery["disabled_endpoints"] == [gone["endpoint"]]
 
             # Re-send one dead delivery, then every other dead one: the receiver now says 200.
             rx.respond("/dead", then=ok())
@@ -168,6 +171,7 @@ async def test_health_is_503_when_delivery_is_stuck(tmp_path):
         async with serving(service) as api:
             code, health = await api.get("/health")
             assert (code, health["status"]) == (200, "ok")
+            assert health["info"]["delivery"]["message"] == "delivery is making progress"
             await api.post("/api/sessions", {"name": "s", "engine": "SCRIPTED",
                                              "config": {"source": "replay", "replay": rec}})
 
@@ -176,9 +180,12 @@ async def test_health_is_503_when_delivery_is_stuck(tmp_path):
                 return body if code == 503 else None
 
             health = await until(stuck)
-    assert health["status"] == "stuck" and health["delivery"]["stuck_endpoints"] == [rx.url("/hole")]
-    assert health["delivery"]["in_flight"] + health["delivery"]["pending"] == 50
-    assert health["delivery"]["pending"] > 0
-    assert health["delivery"]["max_overdue_seconds"] >= 0.3  # reported rounded to ms
-    assert health["delivery"]["oldest_pending_age_seconds"] >= 0.3
-    assert "without an attempt" in health["detail"]
+    delivery = health["error"]["delivery"]
+    assert health["status"] == "error" and delivery["status"] == "down"
+    assert delivery["stuck_endpoints"] == [rx.url("/hole")] and "delivery" not in health["info"]
+    assert health["info"]["sessions"]["status"] == "up"  # the sessions are fine
+    assert delivery["in_flight"] + delivery["pending"] == 50
+    assert delivery["pending"] > 0
+    assert delivery["max_overdue_seconds"] >= 0.3  # reported rounded to ms
+    assert delivery["oldest_pending_age_seconds"] >= 0.3
+    assert "without an attempt" in delivery["message"]

@@ -31,7 +31,7 @@ async def test_unknown_fields_are_rejected_with_their_path(tmp_path):
                              "path": path}
         code, error = await api.post("/api/sessions", {"name": 5})
         assert (code, error["path"]) == (422, "$.name")
-        assert error["detail"] == "expected `str`, got `int` (at $.name)"
+        assert error["detail"] == "expected `str | null`, got `int` (at $.name)"
         code, error = await api.put("/api/sessions/a", {"config": {"pace": "slow"}})
         assert (code, error["path"]) == (422, "$.config.pace")
         code, error = await api.post("/api/endpoints/enable", {})
@@ -95,13 +95,56 @@ async def test_an_internal_error_is_logged_and_answered_without_a_traceback(tmp_
     service = build(tmp_path)
     with watch_logs() as logs:
         async with serving(service) as api:
-            await service.api.delivery_store.close()  # the store goes away under the API
+            store = service.api.delivery.store
+            await store.close()  # the store goes away under the API
             code, error = await api.get("/api/deliveries")
             assert (code, error) == (500, {"error": "internal",
                                            "detail": "an internal error; it was logged", "path": None})
             code, health = await api.get("/health")
-            assert (code, health["status"]) == (503, "unknown")
-            await service.api.delivery_store.open()
+            assert (code, health["status"]) == (503, "error")
+            assert health["error"]["delivery"]["message"].startswith("cannot read the delivery store")
+            await store.open()
     [failed] = logs.find("API request failed", path="/api/deliveries")
     assert failed["exc_info"] is True and "AssertionError" in failed["error"]
     assert "Traceback" not in json.dumps(error)
+
+
+async def test_wahas_config_is_accepted_with_nulls_and_checked_to_its_leaves(tmp_path):
+    service = build(tmp_path)
+    rec = service.recording("r.jsonl", [])
+    nulls = {"metadata": None, "proxy": None, "debug": None, "ignore": None, "client": None,
+             "noweb": None, "gows": None, "webjs": None, "webhooks": None}
+    with watch_logs() as logs:
+        async with serving(service) as api:
+            code, info = await api.post("/api/sessions", {"name": None, "start": False, "engine": "SCRIPTED",
+                                                          "config": None, "apps": None})
+            assert code == 201 and info["name"].startswith("session_") and len(info["name"]) == 34
+            code, info = await api.post("/api/sessions", {"name": "n", "start": None, "engine": "SCRIPTED",
+                                                          "config": {**nulls, "source": "replay",
+                                                                     "replay": rec,
+                                                                     "noweb": {"markOnline": None,
+                                                                               "store": None}}})
+            assert code == 201, info
+            assert info["config"] == {"source": "replay", "replay": rec, "noweb": {}}  # unset: left out
+            assert info["warnings"] == []
+            bad = [({"noweb": {"colour": 1}}, "$.config.noweb.colour"),
+                   ({"ignore": {"groups": "yes"}}, "$.config.ignore.groups"),
+                   ({"client": {"deviceName": 5}}, "$.config.client.deviceName"),
+                   ({"webhooks": [{"url": "http://127.0.0.1:9/", "events": ["message"],
+                                   "retries": {"attempts": 1.5}}]},
+                    "$.config.webhooks[0].retries.attempts"),
+                   ({"webhooks": [{"url": "http://127.0.0.1:9/", "events": ["message"],
+                                   "customHeaders": [{"name": "X-A", "value": "1"},
+                                                     {"name": "x-a", "value": "2"}]}]},
+                    "$.config.webhooks[0].customHeaders[1].name")]
+            for config, path in bad:
+                code, error = await api.post("/api/sessions", {"name": "b", "engine": "SCRIPTED",
+                                                               "config": config})
+                assert (code, error["path"]) == (422, path), (config, error)
+            code, info = await api.post("/api/sessions", {"name": "w", "engine": "SCRIPTED", "start": False,
+                                                          "config": {"source": "replay", "replay": rec,
+                                                                     "gows": {"storage": None}}})
+            assert code == 201 and info["warnings"] == [
+                "config.gows: kept, not applied (hookwire has no GOWS engine)"]
+    [warning] = logs.find("session config kept but not applied", session="w")
+    assert warning["log_level"] == "warning" and warning["error"].startswith("config.gows")

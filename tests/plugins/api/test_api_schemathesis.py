@@ -27,6 +27,9 @@ from schemathesis.generation.modes import GenerationMode
 
 from plugins.api.server import all_routes
 
+#: Operations not fuzzed: POST /api/server/stop would stop the server under test (it has its
+#: own tests, test_api_server.py).
+SKIPPED = {("POST", "/api/server/stop")}
 #: The only webhook URLs generated: a loopback port nobody listens on (discard).
 SAFE_URL_PATTERN = r"^http://127\.0\.0\.1:9/[a-z]{0,8}$"
 MAX_EXAMPLES = 30
@@ -70,11 +73,19 @@ def load_schema(port: int) -> Any:
     return schema
 
 
+#: /health answers 503 by design while a session is failing (the fuzzed sessions' bridges do
+#: not exist): documented, so only "a server error" is not checked there.
+DOCUMENTED_503 = {("GET", "/health")}
+
+
 def run_operation(operation: Any, mode: GenerationMode) -> None:
     """``max_examples`` generated requests to one operation, each checked against the document."""
     from schemathesis import checks
 
-    check_functions = [getattr(checks, name) for name in CHECKS]
+    names = CHECKS
+    if (operation.method.upper(), operation.path) in DOCUMENTED_503:
+        names = [name for name in CHECKS if name != "not_a_server_error"]
+    check_functions = [getattr(checks, name) for name in names]
 
     @given(case=operation.as_strategy(generation_mode=mode))
     @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None, derandomize=True,
@@ -96,6 +107,8 @@ def test_the_api_matches_its_openapi_document(api_port: int, mode: GenerationMod
     for result in schema.get_all_operations():
         operation = result.ok()
         operations += 1
+        if (operation.method.upper(), operation.path) in SKIPPED:
+            continue
         try:
             run_operation(operation, mode)
         except Unsatisfiable:
@@ -107,7 +120,7 @@ def test_the_api_matches_its_openapi_document(api_port: int, mode: GenerationMod
             failures.append(f"{operation.method.upper()} {operation.path}: {exc}")
     assert operations == len(all_routes())
     # Every operation with a body, a query or a constrained path parameter got invalid ones.
-    assert operations - len(unsatisfiable) >= 8, unsatisfiable
+    assert operations - len(SKIPPED) - len(unsatisfiable) >= 20, unsatisfiable
     assert not failures, "\n\n".join(failures)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from api_service import ME, build, msg, record, serving
 from webhook_receiver import Receiver
+from webhook_service import watch_logs
 
 
 def webhook(rx: Receiver, path: str, events: list[str] | None = None, **extra: object) -> dict:
@@ -24,7 +25,8 @@ async def test_a_session_created_over_the_api_delivers_to_its_own_webhooks(tmp_p
                                                 retries={"policy": "constant", "delaySeconds": 0.1,
                                                          "attempts": 2})]}})
             assert code == 201, info
-            assert info["name"] == "alpha" and info["engine"] == {"engine": "SCRIPTED"}
+            assert info["name"] == "alpha" and info["engine"] == {"engine": "SCRIPTED",
+                                                                  "source": "replay"}
             assert info["origin"] == "api"
             assert info["config"]["webhooks"][0]["hmac"] == {"key": "***"}  # never shown
             received = await rx.wait_delivered(3, "/alpha")
@@ -60,10 +62,10 @@ async def test_list_get_stop_start_delete(tmp_path):
                 "fromfile": ("STOPPED", "file"), "held": ("WORKING", "api")}
 
             code, info = await api.post("/api/sessions/held/stop")
-            assert (code, info["status"], info["running"]) == (200, "STOPPED", False)
+            assert (code, info["status"], info["running"]) == (201, "STOPPED", False)
             assert service.kernel.session_names() == []
             code, info = await api.post("/api/sessions/held/start")
-            assert code == 200 and info["running"] is True
+            assert code == 201 and info["running"] is True
             await api.wait_status("held", "WORKING")
             await rx.wait_delivered(2, "/held")  # started again: the recording plays again
 
@@ -73,10 +75,11 @@ async def test_list_get_stop_start_delete(tmp_path):
             code, error = await api.delete("/api/sessions/fromfile")
             assert code == 409
             code, info = await api.post("/api/sessions/fromfile/start")
-            assert code == 200
+            assert code == 201
 
             code, gone = await api.delete("/api/sessions/held")
-            assert (code, gone) == (200, {"name": "held", "deleted": True})
+            assert (code, gone) == (200, b"")
+            assert (await api.delete("/api/sessions/held")) == (200, b"")  # idempotent, as WAHA
             assert "held" not in service.kernel.session_names()
             code, error = await api.get("/api/sessions/held")
             assert (code, error["error"]) == (404, "not_found")
@@ -93,7 +96,7 @@ async def test_conflicts_and_bad_sessions_are_refused_with_the_field(tmp_path):
                 "config": {"source": "replay", "replay": rec}}
         assert (await api.post("/api/sessions", body))[0] == 201
         code, error = await api.post("/api/sessions", body)
-        assert (code, error["error"]) == (409, "exists")
+        assert (code, error["error"], error["path"]) == (422, "exists", "$.name")  # as WAHA
         cases = [
             ({**body, "name": "s2", "engine": "NOPE"}, "$.engine"),
             ({**body, "name": "s3", "config": {"source": "replay", "replay": "../outside.jsonl"}},
@@ -127,15 +130,18 @@ async def test_sessions_and_their_webhooks_survive_a_restart(tmp_path):
             await rx.wait_delivered(2, "/kept")
 
         second = build(tmp_path, name="second", delivery={"store_path": str(tmp_path / "first.sqlite3")})
-        async with serving(second) as api:
-            # Restored: "kept" runs again (its recording plays again) with its webhook.
-            await rx.wait_delivered(4, "/kept")
-            code, listed = await api.get("/api/sessions?all=true")
-            assert {s["name"] for s in listed} == {"kept", "idle"}
-            assert "idle" not in second.kernel.session_names()
-            code, info = await api.post("/api/sessions/idle/start")
-            assert code == 200
-            await rx.wait_delivered(2, "/idle")
+        with watch_logs() as logs:
+            async with serving(second) as api:
+                code, listed = await api.get("/api/sessions?all=true")
+                assert {s["name"] for s in listed} == {"kept", "idle"}
+                assert "idle" not in second.kernel.session_names()
+                code, info = await api.post("/api/sessions/idle/start")
+                assert code == 201
+                await rx.wait_delivered(2, "/idle")
+        # Restored: "kept", running before, was started again (what its replay emits again is
+        # the replay's business), "idle" was not.
+        assert logs.find("session started at boot", session="kept")
+        assert not logs.find("session started at boot", session="idle")
     assert rx.at("/idle") and all(r.json()["session"] == "idle" for r in rx.at("/idle"))
     assert all(r.json()["session"] == "kept" for r in rx.at("/kept"))
 
@@ -154,6 +160,8 @@ async def test_logout_and_pairing_codes_need_a_live_session(tmp_path):
         assert (code, error["path"]) == (422, "$.phoneNumber")
         await api.post("/api/sessions/rep/stop")
         code, error = await api.post("/api/sessions/rep/logout")
-        assert (code, error["error"]) == (409, "not_running")
+        assert (code, error["error"]) == (404, "not_running")
+        assert error["detail"] == ("session 'rep' is not running: start it first with POST "
+                                   "/api/sessions/rep/start")
         code, error = await api.post("/api/nobody/auth/request-code", {"phoneNumber": "12132132130"})
         assert code == 404
