@@ -13,7 +13,7 @@ import msgspec
 from core.registry import Registry
 from plugins.api.errors import ApiError, describe
 from plugins.api.models import WebhookBody
-from plugins.webhook.config import WebhookConfig
+from plugins.webhook.config import WebhookConfig, check_header, check_hmac_key
 from plugins.webhook.ssrf import check_url_allowed
 
 
@@ -39,6 +39,15 @@ def webhook_configs(session: str, bodies: list[WebhookBody], event_names: Collec
             check_url_allowed(body.url, allow_networks)
         except ValueError as exc:
             raise ApiError(422, "invalid_webhook", str(exc), f"{where}.url") from None
+        for position, header in enumerate(body.custom_headers or ()):
+            try:
+                check_header(header.name, header.value)
+            except ValueError as exc:
+                raise ApiError(422, "invalid_webhook", str(exc), f"{where}.customHeaders[{position}]") from None
+        try:
+            check_hmac_key(body.hmac.key if body.hmac is not None else None)
+        except ValueError as exc:
+            raise ApiError(422, "invalid_webhook", str(exc), f"{where}.hmac.key") from None
         raw: dict[str, Any] = {"url": body.url, "events": list(body.events), "sessions": [session],
                                "origin": "api"}
         if body.name:

@@ -4,7 +4,10 @@ WAHA's global webhook comes from the environment (``webhook-contract.md`` §3.1)
 ``WHATSAPP_HOOK_URL`` and ``WHATSAPP_HOOK_EVENTS`` are both set, one more webhook is appended
 to the file's. Its errors name the variable.
 
-Every number has a range (declared on the field); the environment variables use the same types.
+The same rules hold wherever a webhook comes from (file, environment, API): every number has a
+range (declared on the field, the environment variables use the same types), the URL passes
+:func:`plugins.webhook.ssrf.parse_target`, custom headers never collide with the contract's
+own (:func:`check_header`) nor carry CR, LF or NUL, and an HMAC key is never empty.
 """
 
 from __future__ import annotations
@@ -21,18 +24,24 @@ from yarl import URL
 
 from core.config import ConfigError, env_number
 from core.logging import get_logger, mask_credentials
-from plugins.webhook.ssrf import parse_networks
+from plugins.webhook.ssrf import parse_networks, parse_target
 
 log = get_logger("plugins.webhook")
 
 ENV = "WHATSAPP_HOOK_"
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
-#: Headers hookwire sets itself; custom headers never override them.
+#: Headers hookwire sets itself (or HTTP itself needs); custom headers never override them.
 RESERVED_HEADERS = frozenset(h.lower() for h in (
     "Content-Type", "User-Agent", "X-Webhook-Request-Id", "X-Webhook-Timestamp",
     "X-Webhook-Event", "X-Webhook-Attempt", "X-Webhook-Hmac", "X-Webhook-Hmac-Algorithm",
     "webhook-id", "webhook-timestamp", "webhook-signature", "Content-Length", "Host",
+    "Transfer-Encoding",
 ))
+#: Name prefixes of the contract's headers (WAHA's and Standard Webhooks'), present and future.
+RESERVED_HEADER_PREFIXES = ("x-webhook-", "webhook-")
+#: What a header value may not hold: CR and LF (a second header or request), NUL and the other
+#: control characters (tab is allowed).
+_BAD_HEADER_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 # The ranges of the numbers (the environment variables use the same types).
 DelaySeconds = Annotated[float, Meta(ge=0, le=86_400)]
@@ -45,14 +54,35 @@ HttpStatus = Annotated[int, Meta(ge=100, le=599)]
 
 
 def check_url(value: str) -> str:
-    """An absolute http(s) URL with a host, or ValueError saying what is wrong."""
-    try:
-        url = URL(value)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"expected an http(s) URL, found {value!r} ({exc})") from None
-    if url.scheme not in ("http", "https") or not url.host:
-        raise ValueError(f"expected an http(s) URL like https://example.com/hook, found {value!r}")
+    """A webhook URL (:func:`~plugins.webhook.ssrf.parse_target`), or ValueError saying what
+    is wrong."""
+    parse_target(value)
     return value
+
+
+def check_header(name: str, value: str) -> None:
+    """ValueError naming the problem when a custom header cannot be sent as given: not a valid
+    name, a name the contract uses (``X-Webhook-*``, ``webhook-*``, ``Content-Type`` …), or a
+    value with CR, LF, NUL or another control character."""
+    if not _HEADER_NAME.match(name):
+        raise ValueError(f"header name {name!r} is not a valid HTTP header name")
+    lowered = name.lower()
+    if lowered in RESERVED_HEADERS or lowered.startswith(RESERVED_HEADER_PREFIXES):
+        raise ValueError(f"header {name!r} is set by hookwire itself (the webhook contract's "
+                         "X-Webhook-*, webhook-*, Content-Type, Content-Length, Host, User-Agent): "
+                         "choose another name")
+    bad = _BAD_HEADER_VALUE.search(value)
+    if bad is not None:
+        what = {"\r": "CR", "\n": "LF", "\x00": "NUL"}.get(bad.group(), f"control character U+{ord(bad.group()):04X}")
+        raise ValueError(f"header {name!r}: the value holds a {what} at position {bad.start()} "
+                         "(one header value is one line)")
+
+
+def check_hmac_key(key: str | None) -> None:
+    """An HMAC key that is given is not empty (it would sign with a key anyone can guess)."""
+    if key is not None and not key.strip():
+        raise ValueError("hmac_key is empty: an empty key signs nothing secret; leave it out for "
+                         "no X-Webhook-Hmac")
 
 
 def _without_userinfo(value: str) -> str:
@@ -106,6 +136,7 @@ class WebhookConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     name: str | None = None
     #: Sessions this webhook applies to (``*`` = all).
     sessions: list[str] = msgspec.field(default_factory=lambda: ["*"])
+    #: Never empty (leave it out for no ``X-Webhook-Hmac``).
     hmac_key: str | None = None
     hmac_algorithm: Literal["sha512", "sha256"] = "sha512"
     #: Standard Webhooks secrets (``whsec_…``); several sign in parallel (rotation).
@@ -113,7 +144,8 @@ class WebhookConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     retries: RetryConfig = msgspec.field(default_factory=RetryConfig)
     #: Of one attempt, > 0 to 600 seconds.
     timeout_seconds: TimeoutSeconds = 15.0
-    #: Sent with every attempt (at most 100).
+    #: Sent with every attempt (at most 100); never one of the contract's own headers
+    #: (``X-Webhook-*``, ``webhook-*``, ``Content-Type`` …), never a CR, LF or NUL in a value.
     headers: Annotated[dict[str, str], Meta(max_length=100)] = {}
     #: Requests in flight at once to this endpoint, 1 to 1,000.
     concurrency: Concurrency = 8
@@ -131,11 +163,16 @@ class WebhookConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         check_url(self.url)
         if not self.events:
             raise ValueError("events must name at least one event (or `*`)")
+        check_hmac_key(self.hmac_key)
         for secret in self.secrets:
             check_secret(secret)
-        for header in self.headers:
-            if not _HEADER_NAME.match(header):
-                raise ValueError(f"header name {header!r} is not a valid HTTP header name")
+        seen: dict[str, str] = {}
+        for header, value in self.headers.items():
+            check_header(header, value)
+            if header.lower() in seen:
+                raise ValueError(f"headers {seen[header.lower()]!r} and {header!r} are one header "
+                                 "(names are case-insensitive): keep one")
+            seen[header.lower()] = header
 
     @property
     def key(self) -> str:
@@ -190,9 +227,15 @@ def _parse_headers(text: str) -> dict[str, str]:
         if not sep or not name.strip():
             raise ConfigError(f"{ENV}CUSTOM_HEADERS: entry {entry!r} is not `Name:Value` "
                               "(entries are separated by `;`)")
-        if not _HEADER_NAME.match(name.strip()):
-            raise ConfigError(f"{ENV}CUSTOM_HEADERS: {name.strip()!r} is not a valid header name")
-        headers[name.strip()] = value.strip()
+        name, value = name.strip(), value.strip()
+        try:
+            check_header(name, value)
+        except ValueError as exc:
+            raise ConfigError(f"{ENV}CUSTOM_HEADERS: {exc}") from None
+        if name.lower() in {h.lower() for h in headers}:
+            raise ConfigError(f"{ENV}CUSTOM_HEADERS: header {name!r} is given twice (names are "
+                              "case-insensitive)")
+        headers[name] = value
     return headers
 
 
@@ -215,6 +258,10 @@ def webhooks_from_env(raw: Any, environ: Mapping[str, str]) -> Any:
         "origin": "env",
     }
     if environ.get(ENV + "HMAC_KEY"):
+        try:
+            check_hmac_key(environ[ENV + "HMAC_KEY"])
+        except ValueError as exc:
+            raise ConfigError(f"{ENV}HMAC_KEY: {exc}") from None
         hook["hmac_key"] = environ[ENV + "HMAC_KEY"]
     if environ.get(ENV + "SECRET"):
         secrets = environ[ENV + "SECRET"].split()  # space-separated: rotation
