@@ -4,26 +4,42 @@ Order of precedence: the file (``--config PATH``, ``HOOKWIRE_CONFIG``, else the 
 ``config/default.toml``), then each section's environment overrides (the WAHA
 ``WHATSAPP_HOOK_*`` variables belong to the webhook plugin's section). Every error is a
 :class:`ConfigError` naming the key path, what was expected and what was found.
+
+Every number has a range, declared on its field (``Annotated[float, msgspec.Meta(gt=0, le=600)]``)
+so msgspec enforces it (``nan`` and ``inf`` fail any range) and :func:`describe_range` can say it
+in an error; environment variables with a number go through :func:`env_number` and the same
+ranges. Checked at load too, so nothing fails later: the config file's encoding, the data
+directory (:func:`unusable_directory`). URL credentials never appear in an error
+(:class:`ConfigError` masks its message) nor in what ``check-config`` prints (:func:`masked`).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import stat
+import tempfile
 import tomllib
-import types
-import typing
 from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
+
+# ``masked`` and ``describe_range`` are part of this module's interface (check-config, plugins).
+from core.config_errors import describe_range, describe_validation_error, unannotated
+from core.config_errors import masked as masked
+from core.logging import mask_credentials
 
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "config" / "default.toml"
 
 
 class ConfigError(Exception):
-    """A configuration problem a user can fix; printed without a traceback, exit status 2."""
+    """A configuration problem a user can fix; printed without a traceback, exit status 2.
+    The message never shows a URL's password (masked here, whoever raises it)."""
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(mask_credentials(str(message)))
 
 
 ROLES: tuple[str, ...] = ("all", "engines", "worker")
@@ -31,12 +47,12 @@ Role = Literal["all", "engines", "worker"]
 
 
 class KernelConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    #: Seconds that in-flight deliveries get to finish after SIGINT/SIGTERM.
-    grace_seconds: float = 10.0
+    #: Seconds that in-flight deliveries get to finish after SIGINT/SIGTERM (0 to 3600).
+    grace_seconds: Annotated[float, msgspec.Meta(ge=0, le=3600)] = 10.0
     #: Exit once every session's source has ended and every delivery is final (replays).
     exit_when_done: bool = False
-    #: Bound of each subscriber's memory stream on the bus.
-    bus_buffer: int = 1000
+    #: Bound of each subscriber's memory stream on the bus (1 to 1,000,000 events).
+    bus_buffer: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] = 1000
     #: ``environment.worker.id`` in envelopes (``HOOKWIRE_WORKER_ID`` overrides).
     worker_id: str | None = None
     #: Directory for durable state (``HOOKWIRE_DATA_DIR`` overrides).
@@ -45,12 +61,6 @@ class KernelConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     #: deliveries to the store, deliver nothing. ``worker``: run no session, only deliver from
     #: the store (``--role``, then ``HOOKWIRE_ROLE``, override).
     role: Role = "all"
-
-    def __post_init__(self) -> None:
-        if self.grace_seconds < 0:
-            raise ValueError("grace_seconds must be >= 0")
-        if self.bus_buffer < 1:
-            raise ValueError("bus_buffer must be >= 1")
 
 
 class LogConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -187,16 +197,59 @@ def config_path(explicit: str | None, environ: Mapping[str, str]) -> Path:
     return DEFAULT_CONFIG_PATH
 
 
-def read_toml(path: Path) -> dict[str, Any]:
+#: A config file larger than this is refused (no real one comes near).
+MAX_CONFIG_BYTES = 4 * 1024 * 1024
+
+
+def _read_config_bytes(path: Path) -> bytes:
+    """The file's bytes: a regular file only (a FIFO or a device would block or never end),
+    opened without blocking, at most :data:`MAX_CONFIG_BYTES`."""
+    shown = repr(str(path))
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
-        raise ConfigError(f"config file {str(path)!r} does not exist") from None
-    except IsADirectoryError:
-        raise ConfigError(f"config file {str(path)!r} is a directory") from None
+        raise ConfigError(f"config file {shown} does not exist") from None
+    except (OSError, ValueError) as exc:  # permission denied, a loop of links, a NUL in the path …
+        raise ConfigError(f"config file {shown} cannot be read: {_reason(exc)}") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise ConfigError(f"config file {shown} is a directory")
+        if not stat.S_ISREG(mode):
+            raise ConfigError(f"config file {shown} is not a regular file")
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            data = fh.read(MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"config file {shown} cannot be read: {_reason(exc)}") from None
+    finally:
+        os.close(fd)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"config file {shown} is larger than {MAX_CONFIG_BYTES} bytes")
+    return data
+
+
+def _reason(exc: BaseException) -> str:
+    return getattr(exc, "strerror", None) or str(exc)
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """The file's TOML as builtins; :class:`ConfigError` with the path and the reason when it
+    cannot be read (missing, a directory, no permission …), is not UTF-8 or not TOML."""
+    shown = repr(str(path))
+    data = _read_config_bytes(path)
+    try:
+        text = data.decode("utf-8-sig")  # an editor's byte-order mark is no error
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise ConfigError(f"config file {shown} is not valid UTF-8: byte 0x{data[exc.start]:02x} "
+                          f"at line {line} (TOML files are UTF-8)") from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}") from None
+        raise ConfigError(f"config file {shown} is not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"config file {shown} is not valid TOML: arrays or tables nested too "
+                          "deeply") from None
 
 
 def load_config(
@@ -215,6 +268,14 @@ def load_config(
         raise ConfigError(f"{path}: unknown key `{unknown[0]}` (known top-level keys: {known})")
     core_raw = {k: raw[k] for k in _CORE_KEYS if k in raw}
     core = convert(core_raw, CoreConfig, str(path), "")
+    data_dir_source = "HOOKWIRE_DATA_DIR" if environ.get("HOOKWIRE_DATA_DIR") else f"{path}: kernel.data_dir"
+    data_dir = environ.get("HOOKWIRE_DATA_DIR") or core.kernel.data_dir
+    try:
+        problem = unusable_directory(Path(data_dir).expanduser())
+    except RuntimeError as exc:  # ``~user`` of no such user
+        problem = str(exc)
+    if problem is not None:
+        raise ConfigError(f"{data_dir_source}: the data directory {data_dir!r} cannot be used: {problem}")
     if environ.get("HOOKWIRE_WORKER_ID"):
         core.kernel.worker_id = environ["HOOKWIRE_WORKER_ID"]
     if environ.get("HOOKWIRE_ROLE"):
@@ -234,9 +295,13 @@ def load_config(
                               f"{session.name!r} is used twice")
         seen.add(session.name)
         if session.replay:  # relative to the config file; must exist before anything starts
-            replay = Path(session.replay).expanduser()
-            replay = replay if replay.is_absolute() else path.parent.resolve() / replay
-            if session.source == "replay" and not replay.is_file():
+            try:
+                replay = Path(session.replay).expanduser()
+                replay = replay if replay.is_absolute() else path.parent.resolve() / replay
+                missing = session.source == "replay" and not replay.is_file()
+            except (RuntimeError, ValueError, OSError) as exc:  # ``~nobody``, a NUL in the path …
+                raise ConfigError(f"{path}: sessions[{index}].replay: {session.replay!r}: {_reason(exc)}") from None
+            if missing:
                 raise ConfigError(f"{path}: sessions[{index}].replay: no such file {str(replay)!r}")
             session.replay = str(replay)
     values: dict[str, Any] = {}
@@ -250,10 +315,41 @@ def load_config(
                 section.check(value, event_names)
         except ConfigError:
             raise
+        except RecursionError:
+            raise ConfigError(f"{path}: {section.name}: nested too deeply") from None
         except Exception as exc:  # a plugin's hook must not turn a bad value into a traceback
             raise ConfigError(f"{path}: {section.name}: {type(exc).__name__}: {exc}") from None
         values[section.name] = value
     return Config(core=core, sections=values, path=str(path), base_dir=str(path.parent.resolve()))
+
+
+def unusable_directory(path: Path) -> str | None:
+    """Why hookwire could not keep files in directory ``path`` (created when missing), or
+    ``None``. Nothing is created: the nearest existing directory must take a new file (probed
+    with an unnamed temporary file, so a read-only mount or an ACL is seen as the kernel sees it,
+    whoever runs this)."""
+    probe = path
+    while True:
+        try:
+            mode = probe.stat().st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            if probe.parent == probe:
+                return f"{str(probe)!r} does not exist"
+            probe = probe.parent
+            continue
+        except (OSError, ValueError) as exc:  # no permission, a NUL in the path …
+            return f"{str(probe)!r}: {_reason(exc)}"
+        break
+    if not stat.S_ISDIR(mode):
+        what = "it is a file" if probe == path else f"{str(probe)!r} is a file"
+        return f"{what}, not a directory"
+    try:
+        with tempfile.TemporaryFile(dir=probe):
+            pass
+    except OSError as exc:
+        where = "in it" if probe == path else f"in {str(probe)!r} (to create it)"
+        return f"files cannot be created {where}: {_reason(exc)}"
+    return None
 
 
 def convert(raw: Any, type_: Any, source: str, prefix: str) -> Any:
@@ -262,111 +358,19 @@ def convert(raw: Any, type_: Any, source: str, prefix: str) -> Any:
         return msgspec.convert(raw, type_)
     except msgspec.ValidationError as exc:
         raise ConfigError(describe_validation_error(exc, raw, source, prefix, type_)) from None
+    except RecursionError:
+        raise ConfigError(f"{source}: {prefix or '<top level>'}: nested too deeply") from None
 
 
-_AT = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
-_UNKNOWN = re.compile(r"unknown field `(?P<field>[^`]+)`")
-
-
-def describe_validation_error(exc: Exception, raw: Any, source: str, prefix: str,
-                              type_: Any = Any) -> str:
-    match = _AT.match(str(exc))
-    assert match is not None  # the pattern matches any text
-    message, path = match["msg"], match["path"] or ""
-    unknown = _UNKNOWN.search(message)
-    if unknown:
-        path = f"{path}.{unknown['field']}"
-        message = f"unknown key `{unknown['field']}`"
-    shown, found, leaf_type = _walk(raw, type_, path)
-    full_path = f"{prefix}{shown}" if prefix else shown.lstrip(".")
-    detail = message[0].lower() + message[1:] if message else "invalid value"
-    allowed = [v for m in _members(leaf_type) if typing.get_origin(m) is Literal
-               for v in typing.get_args(m)]
-    if allowed and not unknown:
-        detail += f" (expected one of {', '.join(map(repr, allowed))})"
-    text = f"{source}: {full_path or '<top level>'}: {detail}"
-    if found is not _MISSING and not unknown:
-        text += f" (found {masked(found, full_path.rsplit('.', 1)[-1])!r})"
-    return text
-
-
-_MISSING = object()
-# msgspec error paths: ``.field``, ``[0]``, and ``[...]`` for "some value of a table".
-_STEP = re.compile(r"\.([^.\[\]]+)|\[(\d+)\]|(\[\.\.\.\])")
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-
-
-def _members(type_: Any) -> tuple[Any, ...]:
-    """The members of a union such as ``str | None``, or the type itself."""
-    if typing.get_origin(type_) in (typing.Union, types.UnionType):
-        return typing.get_args(type_)
-    return (type_,)
-
-
-def _container(type_: Any, node: Any) -> Any:
-    """The member of a union that the raw ``node`` (a table or an array) was converted to."""
-    for member in _members(type_):
-        origin = typing.get_origin(member) or member
-        is_struct = isinstance(origin, type) and issubclass(origin, msgspec.Struct)
-        if isinstance(node, dict) and (origin is dict or is_struct):
-            return member
-        if isinstance(node, list) and origin in (list, tuple, set, frozenset):
-            return member
-    return Any
-
-
-def _walk(raw: Any, type_: Any, path: str) -> tuple[str, Any, Any]:
-    """Follow a msgspec error path through the raw value and its type: the readable path
-    (a table's key instead of ``[...]``), the raw value found there and its expected type."""
-    node, shown = raw, ""
-    for key, index, any_value in _STEP.findall(path):
-        type_ = _container(type_, node)
-        args = typing.get_args(type_)
-        if key:
-            if isinstance(type_, type) and issubclass(type_, msgspec.Struct):
-                fields = {f.encode_name: f.type for f in msgspec.structs.fields(type_)}
-                type_ = fields.get(key, Any)
-            else:
-                type_ = args[1] if len(args) == 2 else Any
-            shown += f".{key}"
-            node = node.get(key, _MISSING) if isinstance(node, dict) else _MISSING
-        elif index:
-            type_ = args[0] if args else Any
-            shown += f"[{index}]"
-            node = node[int(index)] if isinstance(node, list) and int(index) < len(node) else _MISSING
-        elif any_value:
-            type_ = args[1] if len(args) == 2 else Any
-            bad = _first_bad_item(node, type_)
-            if bad is _MISSING:
-                return shown + any_value, node, type_
-            shown += f".{bad}" if _BARE_KEY.fullmatch(str(bad)) else f"[{str(bad)!r}]"
-            node = node[bad]
-        if node is _MISSING:
-            return shown, _MISSING, type_
-    return shown, node, type_
-
-
-def _first_bad_item(table: Any, value_type: Any) -> Any:
-    """The first key of ``table`` whose value does not convert to ``value_type``."""
-    if not isinstance(table, dict):
-        return _MISSING
-    for key, value in table.items():
-        try:
-            msgspec.convert(value, value_type)
-        except msgspec.ValidationError:
-            return key
-    return _MISSING
-
-
-SECRET_KEY = re.compile(r"(secret|hmac_key|password|api_key|token|authorization)", re.I)
-
-
-def masked(value: Any, key: str = "") -> Any:
-    """A copy of ``value`` (builtins) with secret-looking keys replaced by ``"***"``."""
-    if isinstance(value, dict):
-        return {k: masked(v, str(k)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [masked(v, key) for v in value]
-    if value not in (None, "", []) and SECRET_KEY.search(key):
-        return "***"
-    return value
+def env_number(environ: Mapping[str, str], var: str, type_: Any) -> Any:
+    """The number in environment variable ``var``, converted to ``type_`` (``int`` or
+    ``float``, usually ``Annotated`` with a range); :class:`ConfigError` naming the variable,
+    the range and the value otherwise. Use the same ``type_`` as the config key it sets."""
+    text = environ[var].strip()
+    base = unannotated(type_)
+    expected = describe_range(type_) or ("an integer" if base is int else "a number")
+    try:
+        value = int(text) if base is int else float(text)
+        return msgspec.convert(value, type_)
+    except (ValueError, msgspec.ValidationError):
+        raise ConfigError(f"{var}: expected {expected}, found {text!r}") from None

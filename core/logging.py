@@ -4,15 +4,55 @@ stdlib loggers (aiohttp, asyncio, third-party plugins) go through the same proce
 ``structlog.stdlib.ProcessorFormatter``. ``event`` is structlog's message key, so a WhatsApp
 event name is logged as ``event_name``. Context such as ``session``, ``engine``, ``plugin`` and
 ``delivery_id`` is bound with :func:`structlog.contextvars.bound_contextvars`.
+
+No line can carry a URL's password: :func:`mask_url_credentials` runs on every rendered line
+(structlog's and stdlib's, tracebacks included) and turns ``http://user:pa55@host`` into
+``http://user:***@host``.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from typing import Any, TextIO
 
 import structlog
+import structlog.tracebacks
+
+#: ``scheme://userinfo@``: the userinfo ends at the last ``@`` before a path, query, fragment,
+#: whitespace or quote (a password may hold an unescaped ``@``; a ``@`` later in the URL is not
+#: userinfo).
+_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^\s/?#'\"<>\\]*)@")
+
+
+def _masked_userinfo(match: re.Match[str]) -> str:
+    user, colon, _password = match["userinfo"].partition(":")
+    # ``user:password`` keeps the user; a lone userinfo (often a token) is hidden whole
+    return f"{match['scheme']}{user}:***@" if colon else f"{match['scheme']}***@"
+
+
+def mask_credentials(text: str) -> str:
+    """``text`` with the password of every URL in it replaced by ``***``
+    (``redis://:s3cret@host`` -> ``redis://:***@host``, ``https://token@host`` -> ``https://***@host``).
+    Costs two substring searches when there is nothing to mask."""
+    if "://" not in text or "@" not in text:
+        return text
+    return _USERINFO.sub(_masked_userinfo, text)
+
+
+def mask_url_credentials(logger: Any, method_name: str, event: Any) -> Any:
+    """A structlog processor: masks URL credentials in a rendered line (after the renderer) or
+    in the top-level string values of an event dict (before it)."""
+    del logger, method_name
+    if isinstance(event, str):
+        return mask_credentials(event)
+    if isinstance(event, dict):
+        for key, value in event.items():
+            if isinstance(value, str) and "://" in value and "@" in value:
+                event[key] = mask_credentials(value)
+    return event
+
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
@@ -39,7 +79,9 @@ def configure_logging(fmt: str = "auto", level: str = "info", stream: TextIO | N
     renderer: Any
     if fmt == "json":
         renderer = structlog.processors.JSONRenderer(sort_keys=False)
-        exc = [structlog.processors.dict_tracebacks]
+        # Frames without their local variables: a local may hold a key or a secret.
+        exc = [structlog.processors.ExceptionRenderer(
+            structlog.tracebacks.ExceptionDictTransformer(show_locals=False))]
     else:
         renderer = structlog.dev.ConsoleRenderer(colors=stream.isatty())
         exc = []
@@ -55,7 +97,9 @@ def configure_logging(fmt: str = "auto", level: str = "info", stream: TextIO | N
     )
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder()],
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *exc, renderer],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *exc, renderer,
+                    # last: on the whole rendered line, so nested values and tracebacks too
+                    mask_url_credentials],
     )
     handler = logging.StreamHandler(stream)
     handler.setFormatter(formatter)

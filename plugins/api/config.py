@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
-from core.config import ConfigError
+from core.config import ConfigError, env_number
 
 ENV_KEY = "WHATSAPP_API_KEY"
 ENV_WAHA_KEY = "WAHA_API_KEY"
@@ -29,6 +29,7 @@ SESSION_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _SHA512 = re.compile(r"^sha512:([0-9a-fA-F]{128})$")
 
 Port = Annotated[int, Meta(ge=0, le=65535)]
+StartDelay = Annotated[float, Meta(ge=0, le=3600)]
 
 
 class ApiConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -70,7 +71,7 @@ class ApiConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     #: (``WAHA_WORKER_RESTART_SESSIONS``).
     worker_restart_sessions: bool = True
     #: Wait this long before starting sessions at boot (``WAHA_AUTO_START_DELAY_SECONDS``).
-    auto_start_delay_seconds: Annotated[float, Meta(ge=0, le=3600)] = 0.0
+    auto_start_delay_seconds: StartDelay = 0.0
     #: The proxy of live sessions whose config has none (``WHATSAPP_PROXY_SERVER``,
     #: ``_USERNAME``, ``_PASSWORD``).
     proxy_server: str | None = None
@@ -154,17 +155,6 @@ def _list(environ: Mapping[str, str], var: str) -> list[str]:
     return [item.strip() for item in environ[var].split(",") if item.strip()]
 
 
-def _number(environ: Mapping[str, str], var: str, low: float, high: float) -> float:
-    text = environ[var].strip()
-    try:
-        value = float(text)
-    except ValueError:
-        raise ConfigError(f"{var}: expected a number, found {text!r}") from None
-    if not low <= value <= high:
-        raise ConfigError(f"{var}: expected a number in {low:g}..{high:g}, found {text!r}")
-    return value
-
-
 #: WAHA's variables: name -> (key in ``[api]``, kind).
 ENV: dict[str, tuple[str, str]] = {
     ENV_HOST: ("host", "str"),
@@ -197,7 +187,7 @@ def api_from_env(raw: Any, environ: Mapping[str, str]) -> Any:
         elif kind == "list":
             value = _list(environ, var)
         elif kind == "delay":
-            value = _number(environ, var, 0, 3600)
+            value = env_number(environ, var, StartDelay)
         elif kind == "lower":
             value = value.lower()
         elif kind == "upper":
@@ -211,10 +201,7 @@ def api_from_env(raw: Any, environ: Mapping[str, str]) -> Any:
     # WAHA reads PORT first (Heroku and friends set it), then WHATSAPP_API_PORT.
     for var in ("PORT", ENV_PORT):
         if environ.get(var, "").strip():
-            text = environ[var].strip()
-            if not text.isdigit() or not 0 <= int(text) <= 65535:
-                raise ConfigError(f"{var}: expected a port number in 0..65535, found {text!r}")
-            raw["port"] = int(text)
+            raw["port"] = env_number(environ, var, Port)
             break
     return raw
 

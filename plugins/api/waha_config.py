@@ -55,7 +55,7 @@ def webhook_targets(bodies: list[WebhookBody] | None) -> list[WebhookTarget]:
             headers[header.name] = header.value
         targets.append(WebhookTarget(
             url=body.url, events=list(body.events), name=body.name,
-            hmac_key=body.hmac.key if body.hmac is not None and body.hmac.key else None,
+            hmac_key=body.hmac.key if body.hmac is not None else None,
             retries=retries, headers=headers, secrets=list(body.secrets or [])))
     return targets
 

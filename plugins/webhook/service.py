@@ -33,7 +33,7 @@ from core.delivery import (
 )
 from core.registry import Registry
 from plugins.webhook.attempt_latency import AttemptLatencyReader
-from plugins.webhook.config import WebhookConfig
+from plugins.webhook.config import WebhookConfig, check_header, check_hmac_key
 from plugins.webhook.http import redact_url
 from plugins.webhook.sink import WebhookSink, open_store, store_path
 from plugins.webhook.sqlite_store import SQLiteDeliveryStore
@@ -120,6 +120,15 @@ class WebhookDeliveryService:
                 check_url_allowed(target.url, allow)
             except ValueError as exc:
                 raise WebhookError(str(exc), index, "url") from None
+            for position, (header, value) in enumerate(target.headers.items()):
+                try:
+                    check_header(header, value)
+                except ValueError as exc:
+                    raise WebhookError(str(exc), index, f"customHeaders[{position}]") from None
+            try:
+                check_hmac_key(target.hmac_key)
+            except ValueError as exc:
+                raise WebhookError(str(exc), index, "hmac.key") from None
             raw: dict[str, Any] = {"url": target.url, "events": list(target.events),
                                    "sessions": [session], "origin": "api",
                                    "headers": dict(target.headers), "secrets": list(target.secrets)}

@@ -1,5 +1,10 @@
 """SSRF protection for untrusted webhook URLs (those set over the API, ``origin = "api"``).
 
+Every webhook URL, whatever its origin, first goes through :func:`parse_target`: at most 2,048
+characters, no whitespace or control characters, http(s) with a host, the host as it will be
+resolved (yarl's IDNA form: ``１２７.０.０.１`` is ``127.0.0.1``) and never percent-encoded or
+ending in a dot, so that what is checked is what is connected to.
+
 A URL an API client sets must not reach the host's private network unless the operator allows
 it (``[delivery] allow_networks``). Three layers, all sharing :func:`refusal`:
 
@@ -22,13 +27,18 @@ environment are the operator's own and are trusted: they never go through this m
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
+import unicodedata
 from collections.abc import Iterable, Sequence
 from typing import Any
+from urllib.parse import unquote
 
 import aiohttp
 from aiohttp.abc import AbstractResolver
 from yarl import URL
+
+from core.logging import mask_credentials
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -78,8 +88,85 @@ _NAT64 = _V6("64:ff9b::/96")
 _LOOPBACK_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback")
 
 
+#: The longest webhook URL accepted (what browsers and most servers reliably take).
+MAX_URL_LENGTH = 2048
+#: A host name label as resolvers take it (after IDNA); ``_`` is common on private networks.
+_HTTP = re.compile(r"https?://", re.I)
+_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
+
+
 class TargetRefused(ValueError):
     """The URL's host is, or resolves to, an address untrusted webhooks may not reach."""
+
+    def __init__(self, message: str, address: IPAddress | None = None) -> None:
+        super().__init__(message)
+        #: The refused address (for the hint naming ``allow_networks``).
+        self.address = address
+
+
+def _character(char: str) -> str:
+    if char == " ":
+        return "a space"
+    if char == "\0":
+        return "a NUL character"
+    name = unicodedata.name(char, "")
+    return f"the character U+{ord(char):04X}" + (f" ({name})" if name else "")
+
+
+def _shown(url: str) -> str:
+    """``url`` for an error message: no password, at most 100 characters."""
+    url = mask_credentials(url)
+    return repr(url if len(url) <= 100 else url[:100] + "…")
+
+
+def _parse(url: str) -> URL:
+    """``url`` as yarl parses it, refusing what yarl would silently change or drop."""
+    if not isinstance(url, str):
+        raise ValueError(f"expected an http(s) URL (a string), found {url!r}")
+    if len(url) > MAX_URL_LENGTH:
+        raise ValueError(f"the URL is {len(url)} characters long, more than {MAX_URL_LENGTH}: {_shown(url)}")
+    if not _HTTP.match(url):
+        raise ValueError(f"expected an http(s) URL like https://example.com/hook, found {_shown(url)}")
+    for position, char in enumerate(url):
+        if char.isspace() or unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp", "Zs"):
+            raise ValueError(f"the URL contains {_character(char)} at position {position}: "
+                             f"{_shown(url)} (percent-encode it in the path, e.g. %20)")
+    try:
+        parsed = URL(url)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"expected an http(s) URL, found {_shown(url)} ({exc})") from None
+    if parsed.scheme not in ("http", "https") or not parsed.raw_host:
+        raise ValueError(f"expected an http(s) URL like https://example.com/hook, found {_shown(url)}")
+    if parsed.explicit_port == 0:
+        raise ValueError(f"port 0 cannot be connected to: {_shown(url)}")
+    return parsed
+
+
+def _check_host_form(host: str) -> None:
+    """Refuse host spellings a resolver may read differently from this module."""
+    if "%" in host and ":" not in host:
+        raise ValueError(f"the host {host!r} is percent-encoded: write it plainly")
+    if "%" in host:
+        raise ValueError(f"the host {host!r} has a zone (%…): zones are not accepted")
+    if literal_address(host) is not None:
+        return
+    if host.endswith("."):
+        raise ValueError(f"the host {host!r} ends with a dot: write it without (e.g. "
+                         f"{host.rstrip('.')!r})")
+    if len(host) > 253 or not all(_LABEL.fullmatch(label) for label in host.split(".")):
+        raise ValueError(f"the host {host!r} is not a valid host name (labels of 1-63 letters, "
+                         "digits, '-' or '_', separated by single dots)")
+
+
+def parse_target(url: str) -> URL:
+    """A webhook URL, checked and parsed, or ValueError saying what is wrong: longer than
+    :data:`MAX_URL_LENGTH`, whitespace or a control character anywhere, not http(s), no host,
+    port 0, a percent-encoded host, a host ending in a dot or not a valid host name. The
+    returned URL's ``raw_host`` is the normalised host (IDNA, lower case) that is resolved."""
+    parsed = _parse(url)
+    assert parsed.raw_host is not None
+    _check_host_form(parsed.raw_host)
+    return parsed
 
 
 def parse_networks(values: Iterable[str]) -> tuple[IPNetwork, ...]:
@@ -184,27 +271,43 @@ def check_host(host: str, allow: Sequence[IPNetwork]) -> None:
     if address is not None:
         reason = refusal(address, allow)
         if reason is not None:
-            raise TargetRefused(refusal_message(host, address, reason))
+            raise TargetRefused(refusal_message(host, address, reason), address)
         return
     name = host.lower().rstrip(".")
     if name in _LOOPBACK_NAMES or name.endswith(".localhost"):
         loopback = ipaddress.IPv4Address("127.0.0.1")
         if not _allowed_by(loopback, allow):
-            raise TargetRefused(f"refused: {host} is a loopback name")
+            raise TargetRefused(f"refused: {host} is a loopback name", loopback)
+
+
+def _with_allow_hint(exc: TargetRefused) -> TargetRefused:
+    """The refusal, naming the setting that would allow it (for whoever set the URL)."""
+    if exc.address is None:
+        return exc
+    network = ipaddress.ip_network(exc.address)
+    return TargetRefused(f"{exc}; the operator can allow it with [delivery] allow_networks "
+                         f"(e.g. allow_networks = [\"{network}\"])", exc.address)
 
 
 def check_url_allowed(url: str, allow_networks: Iterable[str] = ()) -> None:
-    """Raise ``ValueError`` saying why an untrusted webhook may not use ``url``: not http(s),
-    or an IP-literal host (any spelling) or loopback name in a refused range. Hostnames are
+    """Raise ``ValueError`` saying why an untrusted webhook may not use ``url``: what
+    :func:`parse_target` refuses, or an IP-literal host (any spelling) or loopback name in a
+    refused range (the message then names ``[delivery] allow_networks``). A refused address
+    in disguise (``127.0.0.1.``, ``%31%32%37.0.0.1``) is named as what it is. Hostnames are
     not resolved here (the API must not block on DNS); every attempt re-checks what they
     resolve to, at connect time."""
-    try:
-        parsed = URL(url)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"expected an http(s) URL, found {url!r} ({exc})") from None
-    if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise ValueError(f"expected an http(s) URL like https://example.com/hook, found {url!r}")
-    check_host(parsed.host, parse_networks(allow_networks))
+    parsed = _parse(url)
+    host = parsed.raw_host
+    assert host is not None
+    allow = parse_networks(allow_networks)
+    decoded = unquote(host)
+    try:  # the host as a lenient resolver would read it: decoded, and without its final dot
+        for candidate in dict.fromkeys((decoded, decoded.rstrip("."))):
+            if candidate:
+                check_host(candidate, allow)
+    except TargetRefused as exc:
+        raise _with_allow_hint(exc) from None
+    _check_host_form(host)
 
 
 async def check_url_resolves_allowed(url: str, allow_networks: Iterable[str] = ()) -> None:
@@ -212,13 +315,15 @@ async def check_url_resolves_allowed(url: str, allow_networks: Iterable[str] = (
     (what an attempt would connect to). For callers that may wait for DNS."""
     check_url_allowed(url, allow_networks)
     parsed = URL(url)
-    assert parsed.host is not None
-    if literal_address(parsed.host) is None:
+    assert parsed.raw_host is not None
+    if literal_address(parsed.raw_host) is None:
         resolver = PinningResolver(parse_networks(allow_networks))
         try:
-            await resolver.resolve(parsed.host, parsed.port or 0, family=socket.AF_UNSPEC)
+            await resolver.resolve(parsed.raw_host, parsed.port or 0, family=socket.AF_UNSPEC)
+        except TargetRefused as exc:
+            raise _with_allow_hint(exc) from None
         except OSError as exc:
-            raise ValueError(f"{parsed.host} does not resolve ({exc})") from None
+            raise ValueError(f"{parsed.raw_host} does not resolve ({exc})") from None
         finally:
             await resolver.close()
 
@@ -249,7 +354,7 @@ class PinningResolver(AbstractResolver):
         if not allowed:
             if refused is None:
                 raise OSError(f"{host} resolved to no address")
-            raise TargetRefused(refusal_message(host, *refused))
+            raise TargetRefused(refusal_message(host, *refused), refused[0])
         return allowed
 
     async def close(self) -> None:

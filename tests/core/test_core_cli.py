@@ -97,7 +97,7 @@ def test_a_bad_config_is_one_line_and_status_2(config_file, capsys):
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err == (f"hookwire: config error: {config}: kernel.grace_seconds: "
-                            "expected `float`, got `str` (found 'soon')\n")
+                            "expected a number >= 0 and <= 3600, got `str` (found 'soon')\n")
 
 
 def test_a_plugin_command_runs_without_a_config(installed, capsys, monkeypatch, tmp_path):
@@ -119,7 +119,7 @@ def only_line(stderr: str) -> str:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        (BAD_TYPE, "kernel.grace_seconds: expected `float`, got `str` (found 'soon')"),
+        (BAD_TYPE, "kernel.grace_seconds: expected a number >= 0 and <= 3600, got `str` (found 'soon')"),
         ("[log]\nlevel = 'loud'\n", "log.level: invalid enum value 'loud' (expected one of "
                                     "'debug', 'info', 'warning', 'error') (found 'loud')"),
         ("[kernal]\n", "unknown key `kernal` (known top-level keys: hello, kernel, log, sessions)"),
@@ -149,7 +149,7 @@ def test_check_config_subprocess_with_every_plugin_loaded_is_still_one_line(run_
     config = config_file(BAD_TYPE)
     proc = run_core("check-config", "--config", str(config), plugins=False)  # first-party only
     assert proc.returncode == 2
-    assert only_line(proc.stderr).endswith("kernel.grace_seconds: expected `float`, got `str` "
+    assert only_line(proc.stderr).endswith("kernel.grace_seconds: expected a number >= 0 and <= 3600, got `str` "
                                            "(found 'soon')")
 
 

@@ -96,3 +96,59 @@ def test_capture_logs_sees_loggers_created_before_it():
     with capture_logs() as logs:
         log.info("seen", event_name="message")
     assert logs == [{"event": "seen", "event_name": "message", "log_level": "info"}]
+
+
+# -- no log line carries a URL's password -----------------------------------------------------
+
+SECRET = "pa55word"
+
+
+def _log_urls_every_way() -> None:
+    """Credentials in the message, a value, a nested value, a stdlib record and an exception."""
+    log = get_logger("core.test")
+    log.warning(f"cannot reach http://user:{SECRET}@crm.example.com/hook",
+                url=f"https://user:{SECRET}@crm.example.com/x",
+                redis=f"redis://:{SECRET}@redis.internal:6379/0",
+                nested={"urls": [f"http://bot:{SECRET}@a.example/"]})
+    logging.getLogger("aiohttp.client").warning("POST %s failed", f"http://user:{SECRET}@b.example/")
+    try:
+        url = f"http://user:{SECRET}@c.example/"  # a local variable of the failing frame
+        raise ValueError(f"bad target {url}")
+    except ValueError:
+        log.error("crashed", exc_info=True)
+
+
+def test_url_credentials_are_masked_in_every_json_line():
+    out = io.StringIO()
+    configure_logging("json", "info", stream=out)
+    _log_urls_every_way()
+    text = out.getvalue()
+    assert SECRET not in text, text
+    mine, foreign, crashed = lines(out)
+    assert mine["event"] == "cannot reach http://user:***@crm.example.com/hook"
+    assert mine["url"] == "https://user:***@crm.example.com/x"
+    assert mine["redis"] == "redis://:***@redis.internal:6379/0"
+    assert mine["nested"] == {"urls": ["http://bot:***@a.example/"]}
+    assert foreign["event"] == "POST http://user:***@b.example/ failed"
+    assert crashed["exception"][0]["exc_value"] == "bad target http://user:***@c.example/"
+    # frames carry no local variables (a local may hold a key)
+    assert all("locals" not in frame for frame in crashed["exception"][0]["frames"])
+
+
+def test_url_credentials_are_masked_on_the_console_too():
+    tty = FakeTty()
+    configure_logging("console", "info", stream=tty)
+    _log_urls_every_way()
+    text = tty.getvalue()
+    assert SECRET not in text
+    assert text.count("user:***@") >= 3
+
+
+def test_masking_keeps_everything_but_the_password():
+    from core.logging import mask_credentials
+
+    assert mask_credentials("http://user:p@ss@host/a?mail=x@y.z#f") == "http://user:***@host/a?mail=x@y.z#f"
+    assert mask_credentials("https://ghp_token@github.com/x") == "https://***@github.com/x"
+    assert mask_credentials("see http://host/x?mail=a@b.com") == "see http://host/x?mail=a@b.com"
+    assert mask_credentials("{'url': 'http://u:p@h'}") == "{'url': 'http://u:***@h'}"
+    assert mask_credentials("user@example.com, no URL") == "user@example.com, no URL"

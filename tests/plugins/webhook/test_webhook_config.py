@@ -36,7 +36,7 @@ def effective(stdout: str) -> dict:
                  "WHATSAPP_HOOK_RETRIES_POLICY: expected one of constant, linear, exponential, "
                  "found 'fibonacci'", id="bad-policy-env"),
     pytest.param("", {**GLOBAL, "WHATSAPP_HOOK_RETRIES_ATTEMPTS": "many"},
-                 "WHATSAPP_HOOK_RETRIES_ATTEMPTS: expected an integer, found 'many'", id="bad-attempts-env"),
+                 "WHATSAPP_HOOK_RETRIES_ATTEMPTS: expected an integer >= 0 and <= 1000, found 'many'", id="bad-attempts-env"),
     pytest.param("", {**GLOBAL, "WHATSAPP_HOOK_CUSTOM_HEADERS": "X-Ok: a:b;NoColonHere"},
                  "WHATSAPP_HOOK_CUSTOM_HEADERS: entry 'NoColonHere' is not `Name:Value`", id="header-without-colon"),
     pytest.param("", {**GLOBAL, "WHATSAPP_HOOK_SECRET": "whsec_not-base64!"},
@@ -45,9 +45,11 @@ def effective(stdout: str) -> dict:
                  {}, "webhooks[0].retries.policy: invalid enum value 'fibonacci' "
                  "(expected one of 'constant', 'linear', 'exponential')", id="bad-policy-file"),
     pytest.param(f'[[webhooks]]\nurl = "{URL}"\nevents = ["message"]\nretries = {{ schedule = [1, "x"] }}\n',
-                 {}, "webhooks[0].retries.schedule[1]: expected `float`, got `str`", id="bad-schedule-file"),
+                 {}, "webhooks[0].retries.schedule[1]: expected a number >= 0 and <= 604800, got `str`",
+                 id="bad-schedule-file"),
     pytest.param(f'[[webhooks]]\nurl = "{URL}"\nevents = ["message"]\nretries = {{ delay_seconds = -1 }}\n',
-                 {}, "webhooks[0].retries: delays must be >= 0", id="negative-delay-file"),
+                 {}, "webhooks[0].retries.delay_seconds: expected a number >= 0 and <= 86400 (found -1)",
+                 id="negative-delay-file"),
     pytest.param('[[webhooks]]\nurl = "localhost:9/hook"\nevents = ["message"]\n',
                  {}, "webhooks[0]: expected an http(s) URL", id="bad-url-file"),
     pytest.param(f'[[webhooks]]\nurl = "{URL}"\nevents = ["*", "message.sent"]\n',
