@@ -97,8 +97,10 @@ class NowebPhone:
             context["mentionedJid"] = [to_jid(m) for m in mentions]
         return context or None
 
-    def _outgoing(self, chat: str, content: dict[str, Any], *, acks: bool = True) -> Reply:
-        message = {"key": {"remoteJid": to_jid(chat), "fromMe": True, "id": new_id()},
+    def _outgoing(self, chat: str, content: dict[str, Any], *, acks: bool = True,
+                  message_id: str | None = None) -> Reply:
+        message = {"key": {"remoteJid": to_jid(chat), "fromMe": True,
+                           "id": message_id or new_id()},
                    "message": content, "messageTimestamp": int(time.time()), "status": PENDING}
         waha_id = self._remember(message)
         record = {**message, "messageTimestamp": str(message["messageTimestamp"])}
@@ -149,7 +151,8 @@ class NowebPhone:
         content: dict[str, Any] = {"extendedTextMessage": {"text": text}}
         if context:
             content["extendedTextMessage"]["contextInfo"] = context
-        return self._outgoing(chat, content)
+        given = args.get("id")  # Baileys takes a pre-generated id (sendMessage's messageId)
+        return self._outgoing(chat, content, message_id=given if isinstance(given, str) else None)
 
     def cmd_send_media(self, args: dict[str, Any]) -> Reply:
         chat = chat_of(args)
