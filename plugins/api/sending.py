@@ -76,8 +76,10 @@ def require_working(call: Call, name: str) -> str:
 async def command(call: Call, name: str, cmd: str, args: dict[str, Any]) -> tuple[str, Any]:
     """Run ``cmd`` on the session: (its engine, the library's result)."""
     engine = require_working(call, name)
+    # The engine's own timeout: a bridge's HOOKWIRE_BRIDGE_COMMAND_TIMEOUT (30 s by default).
     result = await send(call.api.manager, name, cmd, {k: v for k, v in args.items()
-                                                      if v is not None}, "engine to send with")
+                                                      if v is not None}, "engine to send with",
+                        timeout=None)
     return engine, result
 
 
