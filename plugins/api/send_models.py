@@ -156,7 +156,7 @@ class SessionPresenceRequest(Body, kw_only=True):
     chatId: ChatId | None = None
 
 
-class TypingResult(Body, kw_only=True):
+class TypingResult(msgspec.Struct, kw_only=True):
     result: bool = True
 
 

@@ -67,6 +67,8 @@ async def fetch_untrusted(url: str, *, max_bytes: int, timeout: float,
                     mimetype = response.content_type if "Content-Type" in response.headers else None
                     return FetchedFile(data=bytes(data), mimetype=mimetype,
                                        filename=_filename(response))
+    except FetchError:
+        raise
     except TimeoutError:
         raise FetchError("timeout", f"{shown}: no complete answer in {timeout:g} s") from None
     except TargetRefused as exc:
