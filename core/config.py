@@ -97,13 +97,52 @@ class SessionProxy(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
                              "without spaces")
 
 
+#: The range of each of a sandbox's ack delays (ms).
+SANDBOX_DELAY_RANGE_MS = (0, 600_000)
+#: The range of how many native records a sandbox keeps for download.
+SANDBOX_KEEP_RANGE = (0, 1_000_000)
+
+
+class SessionSandbox(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """How a sandbox session (``source = "sandbox"``) plays the phone on the other end: the
+    acknowledgements of a sent message come this long after the send (ms, 0-600000 each;
+    ``read_ack_ms = -1``: the message is never read), a recording may seed it, and what it
+    emitted may be appended to a file."""
+
+    server_ack_ms: int = 50
+    device_ack_ms: int = 150
+    read_ack_ms: int = 500
+    #: A recording of native records (the engine's shape) played when the session starts.
+    seed: str | None = None
+    #: Every native record the sandbox makes is appended to this JSONL file.
+    record: str | None = None
+    #: How many of its last native records it keeps for ``GET /api/sandbox/{session}/recording``.
+    keep_records: int = 10_000
+
+    def __post_init__(self) -> None:
+        low, high = SANDBOX_DELAY_RANGE_MS
+        for key in ("server_ack_ms", "device_ack_ms", "read_ack_ms"):
+            value = getattr(self, key)
+            if key == "read_ack_ms" and value == -1:
+                continue
+            if not low <= value <= high:
+                raise ValueError(f"sandbox.{key} must be {low}-{high} ms"
+                                 + (" (or -1: never read)" if key == "read_ack_ms" else "")
+                                 + f", got {value}")
+        low, high = SANDBOX_KEEP_RANGE
+        if not low <= self.keep_records <= high:
+            raise ValueError(f"sandbox.keep_records must be {low}-{high}, got {self.keep_records}")
+
+
 class SessionConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """One WhatsApp session: which engine, where its native records come from."""
 
     name: str = "default"
     engine: str = "WEBJS"
-    #: ``replay``: a JSONL recording; ``bridge``: the engine's live bridge process.
-    source: Literal["replay", "bridge"] = "replay"
+    #: ``replay``: a JSONL recording; ``bridge``: the engine's live bridge process;
+    #: ``sandbox``: a session without a phone (WORKING at once, sends answered, inbound
+    #: messages injected; see :class:`SessionSandbox`).
+    source: Literal["replay", "bridge", "sandbox"] = "replay"
     #: The recording (relative paths are relative to the config file).
     replay: str | None = None
     #: ``max``: as fast as possible; ``recorded``: paced by the records' ``ts`` (ms).
@@ -129,6 +168,8 @@ class SessionConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     #: WEBJS: emit WA Web's receipt/presence/chatstate nodes as ``tag:*`` records, which give
     #: ``message.ack.group`` and ``presence.update`` (WAHA ``config.webjs.tagsEventsOn``).
     tags_events_on: bool = False
+    #: ``source = "sandbox"``: how the sandbox behaves.
+    sandbox: SessionSandbox = msgspec.field(default_factory=SessionSandbox)
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", self.name):
@@ -305,6 +346,15 @@ def load_config(
             if missing:
                 raise ConfigError(f"{path}: sessions[{index}].replay: no such file {str(replay)!r}")
             session.replay = str(replay)
+        for key in ("seed", "record"):  # a sandbox's files, relative to the config file too
+            value = getattr(session.sandbox, key)
+            if value:
+                resolved = Path(value).expanduser()
+                resolved = resolved if resolved.is_absolute() else path.parent.resolve() / resolved
+                if key == "seed" and session.source == "sandbox" and not resolved.is_file():
+                    raise ConfigError(f"{path}: sessions[{index}].sandbox.seed: no such file "
+                                      f"{str(resolved)!r}")
+                setattr(session.sandbox, key, str(resolved))
     values: dict[str, Any] = {}
     for section in sections:
         section_raw = raw.get(section.name, section.default)

@@ -143,6 +143,28 @@ class DeliveryStats(msgspec.Struct, kw_only=True):
     attempt_outcomes: dict[str, int]
 
 
+class FetchError(ValueError):
+    """A URL given by an API client that could not be fetched. ``kind``: ``refused`` (not
+    http(s), or its host is in a refused range: the same guard as webhook targets),
+    ``too_large`` (over the size limit), ``timeout``, ``failed`` (no answer, an HTTP error)."""
+
+    def __init__(self, kind: Literal["refused", "too_large", "timeout", "failed"],
+                 message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+class FetchedFile(msgspec.Struct, kw_only=True):
+    """What :meth:`DeliveryService.fetch_untrusted` brought back."""
+
+    data: bytes
+    #: The answer's ``Content-Type`` (without parameters), if it had one.
+    mimetype: str | None = None
+    #: From ``Content-Disposition``, else the last part of the URL's path, if any.
+    filename: str | None = None
+
+
 @runtime_checkable
 class DeliveryService(Protocol):
     """What a delivering plugin offers. Methods that read or change stored deliveries work
@@ -182,6 +204,12 @@ class DeliveryService(Protocol):
         for longer than ``stuck_after_seconds`` without an attempt is stuck."""
 
     async def stats(self) -> DeliveryStats: ...
+
+    async def fetch_untrusted(self, url: str, *, max_bytes: int, timeout: float) -> FetchedFile:
+        """GET ``url`` (given by an API client, so untrusted) through the same guard as
+        untrusted webhook targets (no private, loopback or link-local address unless the
+        operator allows it, checked at connect time), at most ``max_bytes`` of body and
+        ``timeout`` seconds in all; raise :class:`FetchError`. Works without :meth:`open`."""
 
     async def attempt_durations(self) -> list[float]:
         """Durations (seconds) of the attempts made since the previous call (the first call

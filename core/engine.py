@@ -129,6 +129,23 @@ class CommandTarget(Protocol):
         ...
 
 
+@runtime_checkable
+class SandboxTarget(Protocol):
+    """A session without a phone (``source = "sandbox"``): messages can be injected as if
+    someone sent them, and what it emitted can be read back as a recording."""
+
+    async def inject(self, args: dict[str, Any]) -> str:
+        """Emit an incoming message (``from``, ``text``, ``participant``, ``pushName``,
+        ``reply_to``, ``media``, ``reaction``, ``id``) as the engine's records; its message id
+        (WAHA's format). Raises :class:`CommandError` (``invalid``, ``failed``,
+        ``not_working``)."""
+        ...
+
+    def recording(self) -> bytes:
+        """The native records it made, as a JSONL recording (oldest first)."""
+        ...
+
+
 class SessionHealth(msgspec.Struct, kw_only=True):
     """How a live session is doing, for the session resource and ``/health``."""
 

@@ -48,6 +48,9 @@ class ResultData(msgspec.Struct, kw_only=True):
     ok: bool
     result: Any = None
     error: ResultError | None = None
+    #: Ids (WAHA's format) of the messages the command sent: their events say
+    #: ``source: "api"``. The bridge writes the answer before the records of those messages.
+    sent: list[str] = []
 
 
 class HeartbeatData(msgspec.Struct, kw_only=True):

@@ -10,8 +10,11 @@
 // stderr: the bridge's and the library's logs, one JSON object per line
 //   {"level": "info", "msg": "...", ...fields}, plus raw lines (a terminal QR when asked).
 // stdin: commands, one JSON object per line, {"cmd": NAME, "id": ID, "timeout_ms": N, ...args}:
-//   pairing-code {phone}, me, logout, stop. A command with an id is answered with
-//   {"type":"hookwire.result","data":{"id","ok":true,"result"}} or
+//   pairing-code {phone}, me, logout, stop, and the send commands (send-text, send-media,
+//   send-location, send-contacts, send-poll, react, forward, edit, delete, send-seen,
+//   presence: arguments in engines/common/sandbox_args.py, helpers in bridge_send.mjs).
+//   A command with an id is answered with
+//   {"type":"hookwire.result","data":{"id","ok":true,"result","sent"?}} or
 //   {"type":"hookwire.result","data":{"id","ok":false,"error":{"code","message"}}};
 //   id-less commands ({"cmd":"stop"}) are carried out without an answer. End of stdin (the
 //   parent is gone) means stop.
@@ -127,6 +130,11 @@ function replacer(key, value) {
   return value;
 }
 
+/** While a send command runs, native records wait (in order) until its answer is written:
+ * hookwire then knows the ids it sent before it translates their events (source "api"). */
+let holding = 0;
+const held = [];
+
 /** Write one native event record on stdout. Returns false when ``data`` cannot be encoded
  * (the record is then logged on stderr and skipped). */
 export function writeRecord(type, data) {
@@ -140,8 +148,24 @@ export function writeRecord(type, data) {
     });
     return false;
   }
-  process.stdout.write(`${line}\n`);
+  if (holding > 0 && !type.startsWith('hookwire.')) held.push(line);
+  else process.stdout.write(`${line}\n`);
   return true;
+}
+
+function releaseRecords() {
+  holding -= 1;
+  if (holding === 0) {
+    for (const line of held.splice(0)) process.stdout.write(`${line}\n`);
+  }
+}
+
+/** A send command's result and the ids (WAHA's format) of the messages it sent. */
+export class Sent {
+  constructor(result, ids) {
+    this.result = result;
+    this.ids = ids.filter((id) => typeof id === 'string' && id);
+  }
 }
 
 /** Log lines below ``level`` (trace, debug, info, warn, error, fatal) are not written. */
@@ -176,11 +200,18 @@ export class CommandError extends Error {
 
 const DEFAULT_COMMAND_TIMEOUT_MS = 30000;
 
+/** Commands that send: native records wait for their answer (see ``writeRecord``). */
+export const SEND_COMMANDS = new Set(['send-text', 'send-media', 'send-location', 'send-contacts',
+  'send-poll', 'react', 'forward', 'edit', 'delete']);
+
 /** Write the answer to command ``id``. */
 export function writeResult(id, outcome) {
-  const data = outcome.ok
-    ? { id, ok: true, result: outcome.result === undefined ? null : outcome.result }
-    : { id, ok: false, error: outcome.error };
+  let data;
+  if (!outcome.ok) data = { id, ok: false, error: outcome.error };
+  else if (outcome.result instanceof Sent) {
+    const { result, ids } = outcome.result;
+    data = { id, ok: true, result: result === undefined ? null : result, sent: ids };
+  } else data = { id, ok: true, result: outcome.result === undefined ? null : outcome.result };
   if (!writeRecord('hookwire.result', data)) {
     writeRecord('hookwire.result', {
       id,
@@ -234,9 +265,15 @@ export function readCommands(handlers) {
       await handler(command);
       return;
     }
-    const outcome = await carryOut(handler, command);
-    if (!outcome.ok) log('warn', `command ${command.cmd} failed`, { request_id: command.id, ...outcome.error });
-    writeResult(command.id, outcome);
+    const holds = SEND_COMMANDS.has(command.cmd);
+    if (holds) holding += 1;
+    try {
+      const outcome = await carryOut(handler, command);
+      if (!outcome.ok) log('warn', `command ${command.cmd} failed`, { request_id: command.id, ...outcome.error });
+      writeResult(command.id, outcome);
+    } finally {
+      if (holds) releaseRecords();
+    }
   };
   const lines = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
   lines.on('line', (line) => {

@@ -112,6 +112,8 @@ class BridgeRun:
         session = self.session
         if kind == RESULT:
             assert isinstance(data, ResultData)
+            for message_id in data.sent:  # before the records of the send are translated
+                session.translator.note_sent(message_id)
             session.commands.answer(data)
         elif kind == HEARTBEAT:
             assert isinstance(data, HeartbeatData)

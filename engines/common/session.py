@@ -1,9 +1,11 @@
-"""Picks the session runner for a configured session: a replay or the engine's live bridge."""
+"""Picks the session runner for a configured session: a replay, the engine's live bridge, or
+the sandbox (a session without a phone, played by the engine's :class:`SandboxPhone`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from core.config import SessionConfig
 from core.engine import EngineSession
@@ -14,7 +16,14 @@ def create_engine_session(
     config: SessionConfig,
     make_translator: Callable[[SessionConfig], BaseTranslator],
     bridge_dir: Path,
+    make_phone: Callable[[SessionConfig, str], Any] | None = None,
 ) -> EngineSession:
+    if config.source == "sandbox":
+        from engines.common.sandbox import SandboxSession
+
+        if make_phone is None:
+            raise ValueError(f"session {config.name!r}: engine {config.engine} has no sandbox")
+        return SandboxSession(config, make_translator, make_phone)
     if config.source == "replay":
         from engines.common.replay import ReplaySession
 

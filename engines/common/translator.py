@@ -8,6 +8,7 @@ must change state only once it knows the record is good (compute first, then com
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any
 
 from core.engine import Emission
@@ -17,6 +18,9 @@ from engines.common.records import BadRecord, NativeRecord, decode_record
 from engines.common.waha import SessionStatusTracker
 
 log = get_logger("engines")
+
+#: How many ids of messages sent through the API a translator remembers (for ``source``).
+SENT_IDS_KEPT = 10_000
 
 
 class BaseTranslator:
@@ -34,6 +38,16 @@ class BaseTranslator:
         #: with one on their own clock. The live bridge reads it (commands need ``WORKING``)
         #: and sets ``FAILED`` through it when it gives up.
         self.status = SessionStatusTracker(session)
+        #: Ids (WAHA's format) of messages sent through hookwire's API, newest last: their
+        #: message payloads say ``source: "api"`` (WAHA), every other one ``"app"``.
+        self.sent_by_api: OrderedDict[str, None] = OrderedDict()
+
+    def note_sent(self, message_id: str) -> None:
+        """Remember that ``message_id`` was sent through the API (bounded: the oldest go)."""
+        self.sent_by_api[message_id] = None
+        self.sent_by_api.move_to_end(message_id)
+        while len(self.sent_by_api) > SENT_IDS_KEPT:
+            self.sent_by_api.popitem(last=False)
 
     @property
     def me(self) -> Me | None:
@@ -57,12 +71,21 @@ class BaseTranslator:
 
     def translate_record(self, record: NativeRecord, position: str) -> list[Emission]:
         try:
-            return self.map(record, position)
+            emissions = self.map(record, position)
+            if self.sent_by_api:
+                for emission in emissions:
+                    self._mark_source(emission.payload)
+            return emissions
         except BadRecord as exc:
             self.bad(position, exc.record_type or record.type, exc.reason)
         except Exception as exc:  # a mapper bug must not stop the session either
             self.bad(position, record.type, f"{type(exc).__name__}: {exc}")
         return []
+
+    def _mark_source(self, payload: Any) -> None:
+        if getattr(payload, "source", None) == "app" and getattr(payload, "fromMe", False) is True \
+                and getattr(payload, "id", None) in self.sent_by_api:
+            payload.source = "api"
 
     def bad(self, position: str, record_type: str | None, reason: str, **extra: Any) -> None:
         """Log and count one bad record or bad item of a record."""

@@ -13,6 +13,7 @@ from core.config import SessionConfig
 from core.engine import EngineSession, EngineType
 from core.registry import Registry
 from engines.common.session import create_engine_session
+from engines.noweb.sandbox_records import NowebPhone
 from engines.noweb.translator import NowebTranslator
 
 BRIDGE_DIR = Path(__file__).parent / "bridge"
@@ -23,7 +24,7 @@ def _translator_for(config: SessionConfig) -> NowebTranslator:
 
 
 def create_session(config: SessionConfig) -> EngineSession:
-    return create_engine_session(config, _translator_for, BRIDGE_DIR)
+    return create_engine_session(config, _translator_for, BRIDGE_DIR, NowebPhone)
 
 
 def create_translator(session: str, me_id: str | None, me_lid: str | None) -> NowebTranslator:

@@ -13,6 +13,7 @@ from core.config import SessionConfig
 from core.engine import EngineSession, EngineType
 from core.registry import Registry
 from engines.common.session import create_engine_session
+from engines.webjs.sandbox_records import WebjsPhone
 from engines.webjs.translator import WebjsTranslator
 
 BRIDGE_DIR = Path(__file__).parent / "bridge"
@@ -23,6 +24,7 @@ def create_session(config: SessionConfig) -> EngineSession:
         config,
         lambda c: WebjsTranslator(c.name, c.me_id, c.me_lid, c.me_push_name),
         BRIDGE_DIR,
+        WebjsPhone,
     )
 
 

@@ -50,6 +50,10 @@ class ApiConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     api_key_exclude_paths: list[str] = []
     #: Largest request body accepted, in bytes (a larger one gets 413).
     max_body_bytes: Annotated[int, Meta(ge=1024, le=268_435_456)] = 1_048_576
+    #: A media file sent by URL (``file.url``) is fetched up to this many bytes (else 422).
+    media_max_bytes: Annotated[int, Meta(ge=1024, le=268_435_456)] = 16_777_216
+    #: ... within this many seconds in all (else 422).
+    media_fetch_timeout_seconds: Annotated[float, Meta(gt=0, le=600)] = 30.0
     #: Envelopes queued for one WebSocket client; a client that falls this far behind is
     #: disconnected (it never slows the bus down).
     ws_buffer: Annotated[int, Meta(ge=1, le=100_000)] = 256

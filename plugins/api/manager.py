@@ -133,28 +133,32 @@ class SessionManager:
         return engine
 
     def session_config(self, name: str, engine: str, body: SessionConfigBody) -> SessionConfig:
-        replay = None
+        replay = seed = None
         if (body.source or "bridge") == "replay":
             replay = str(self._replay_file(body.replay))
+        if body.source == "sandbox" and body.sandbox is not None and body.sandbox.seed:
+            seed = str(self._replay_file(body.sandbox.seed, "$.config.sandbox.seed"))
         try:
-            return session_config(name, engine, body, replay=replay, default_proxy=self.default_proxy)
+            return session_config(name, engine, body, replay=replay, default_proxy=self.default_proxy,
+                                  seed=seed)
         except (ValueError, TypeError, msgspec.ValidationError) as exc:
             raise ApiError(422, "invalid_body", str(exc), "$.config") from None
 
-    def _replay_file(self, replay: str | None) -> Path:
+    def _replay_file(self, replay: str | None, where: str = "$.config.replay") -> Path:
         if self.replay_dir is None:
             raise ApiError(422, "invalid_body", "sessions created over the API cannot replay "
-                           "recordings unless [api] replay_dir is set", "$.config.source")
+                           "recordings unless [api] replay_dir is set",
+                           "$.config.source" if where == "$.config.replay" else where)
         if not replay:
             raise ApiError(422, "invalid_body", "source 'replay' needs `replay` (a file in the "
-                           "replay directory)", "$.config.replay")
+                           "replay directory)", where)
         try:
             path = (self.replay_dir / replay).resolve()
         except (OSError, ValueError):
             path = None
         if path is None or not path.is_relative_to(self.replay_dir) or not path.is_file():
             raise ApiError(422, "invalid_body", f"no recording {replay!r} in the replay directory",
-                           "$.config.replay")
+                           where)
         return path
 
     def check_webhooks(self, name: str, body: SessionConfigBody) -> None:

@@ -18,7 +18,17 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from core.logging import get_logger
-from plugins.api import auth_routes, deliveries, docs, health, metrics, server_routes, sessions
+from plugins.api import (
+    auth_routes,
+    deliveries,
+    docs,
+    health,
+    metrics,
+    sandbox_routes,
+    sending,
+    server_routes,
+    sessions,
+)
 from plugins.api.auth import check_key
 from plugins.api.config import SESSION_NAME
 from plugins.api.errors import ApiError, error_response, read_body, read_query
@@ -49,7 +59,8 @@ WS_ROUTE = Route(
 
 
 def all_routes() -> list[Route]:
-    return [*sessions.ROUTES, *auth_routes.ROUTES, *server_routes.ROUTES, *deliveries.ROUTES,
+    return [*sessions.ROUTES, *auth_routes.ROUTES, *sending.ROUTES, *sandbox_routes.ROUTES,
+            *server_routes.ROUTES, *deliveries.ROUTES,
             *health.ROUTES, *metrics.ROUTES, *docs.ROUTES, WS_ROUTE]
 
 

@@ -38,10 +38,11 @@ def command_target(manager: SessionManager, name: str, what: str) -> CommandTarg
 
 
 async def send(manager: SessionManager, name: str, command: str, args: dict[str, Any],
-               what: str) -> Any:
+               what: str, *, timeout: float | None = COMMAND_TIMEOUT) -> Any:
+    """``timeout=None``: the engine's own (a bridge's ``HOOKWIRE_BRIDGE_COMMAND_TIMEOUT``)."""
     target = command_target(manager, name, what)
     try:
-        return await target.request(command, args, timeout=COMMAND_TIMEOUT)
+        return await target.request(command, args, timeout=timeout)
     except CommandError as exc:
         status = COMMAND_STATUS.get(exc.code, 422)
         engine = manager.config_of(name).engine

@@ -103,6 +103,18 @@ class GowsBody(Body):
     storage: GowsStorageBody | None = None
 
 
+class SandboxBody(Body):
+    """hookwire: how a sandbox session (``source: "sandbox"``) plays the phone."""
+
+    server_ack_ms: Annotated[int, Meta(ge=0, le=600_000)] | None = None
+    device_ack_ms: Annotated[int, Meta(ge=0, le=600_000)] | None = None
+    #: ``-1``: sent messages are never read.
+    read_ack_ms: Annotated[int, Meta(ge=-1, le=600_000)] | None = None
+    #: A recording in ``[api] replay_dir`` played when the session starts.
+    seed: str | None = None
+    keep_records: Annotated[int, Meta(ge=0, le=1_000_000)] | None = None
+
+
 class SessionConfigBody(Body):
     metadata: dict[str, str] | None = None
     proxy: ProxyBody | None = None
@@ -113,9 +125,10 @@ class SessionConfigBody(Body):
     gows: GowsBody | None = None
     webjs: WebjsBody | None = None
     webhooks: list[WebhookBody] | None = None
-    #: hookwire: ``bridge`` (the engine's live bridge, the default) or ``replay`` (a recording
-    #: in ``[api] replay_dir``).
-    source: Literal["bridge", "replay"] | None = None
+    #: hookwire: ``bridge`` (the engine's live bridge, the default), ``replay`` (a recording
+    #: in ``[api] replay_dir``) or ``sandbox`` (no phone: sends answered, messages injected).
+    source: Literal["bridge", "replay", "sandbox"] | None = None
+    sandbox: SandboxBody | None = None
     replay: str | None = None
     pace: Literal["max", "recorded"] | None = None
     me_id: str | None = None

@@ -18,7 +18,7 @@ from typing import Any
 import msgspec
 from yarl import URL
 
-from core.config import SessionConfig, SessionIgnore, SessionProxy
+from core.config import SessionConfig, SessionIgnore, SessionProxy, SessionSandbox
 from core.delivery import WebhookRetries, WebhookTarget
 from plugins.api.errors import ApiError
 from plugins.api.session_models import MASK, ProxyBody, SessionConfigBody, WebhookBody
@@ -61,8 +61,10 @@ def webhook_targets(bodies: list[WebhookBody] | None) -> list[WebhookTarget]:
 
 
 def session_config(name: str, engine: str, body: SessionConfigBody, *, replay: str | None,
-                   default_proxy: SessionProxy | None = None) -> SessionConfig:
-    """The engine session's config (``replay``: the recording's resolved path)."""
+                   default_proxy: SessionProxy | None = None,
+                   seed: str | None = None) -> SessionConfig:
+    """The engine session's config (``replay``: the recording's resolved path; ``seed``: the
+    sandbox's seed recording, resolved)."""
     ignore = body.ignore
     proxy = default_proxy
     if body.proxy is not None:
@@ -84,7 +86,17 @@ def session_config(name: str, engine: str, body: SessionConfigBody, *, replay: s
         device_name=client.deviceName if client is not None else None,
         browser_name=client.browserName if client is not None else None,
         mark_online=mark_online,
-        tags_events_on=engine == "WEBJS" and bool(body.webjs and body.webjs.tagsEventsOn))
+        tags_events_on=engine == "WEBJS" and bool(body.webjs and body.webjs.tagsEventsOn),
+        sandbox=_sandbox(body, seed))
+
+
+def _sandbox(body: SessionConfigBody, seed: str | None) -> SessionSandbox:
+    given = body.sandbox
+    if given is None:
+        return SessionSandbox(seed=seed)
+    values = {k: v for k, v in msgspec.structs.asdict(given).items()
+              if v is not None and k != "seed"}
+    return SessionSandbox(**values, seed=seed)
 
 
 def warnings_for(engine: str, body: SessionConfigBody, apps: Any) -> list[str]:

@@ -28,6 +28,7 @@ from core.delivery import (
     DeliveryStats,
     EndpointEnabled,
     EndpointRecord,
+    FetchedFile,
     WebhookError,
     WebhookTarget,
 )
@@ -35,6 +36,7 @@ from core.registry import Registry
 from plugins.webhook.attempt_latency import AttemptLatencyReader
 from plugins.webhook.config import WebhookConfig, check_header, check_hmac_key
 from plugins.webhook.http import redact_url
+from plugins.webhook.media_fetch import fetch_untrusted
 from plugins.webhook.sink import WebhookSink, open_store, store_path
 from plugins.webhook.sqlite_store import SQLiteDeliveryStore
 from plugins.webhook.ssrf import check_url_allowed
@@ -255,3 +257,7 @@ class WebhookDeliveryService:
 
     async def attempt_durations(self) -> list[float]:
         return await self.latency.read()
+
+    async def fetch_untrusted(self, url: str, *, max_bytes: int, timeout: float) -> FetchedFile:
+        return await fetch_untrusted(url, max_bytes=max_bytes, timeout=timeout,
+                                     allow_networks=self.config.section("delivery").allow_networks)

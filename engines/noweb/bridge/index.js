@@ -14,7 +14,10 @@
 //
 // Commands (answered with hookwire.result): pairing-code (Baileys requestPairingCode, once the
 // socket is open), me (the account, WAHA's MeInfo shape), logout (Baileys logout, then the
-// auth state is removed), stop. Heartbeats report STARTING, SCAN_QR_CODE or WORKING.
+// auth state is removed), stop, and the sends on sock.sendMessage (text, quoted, mentions,
+// image/document/audio(ptt)/video, location, contacts, poll, react, edit, delete, forward of
+// one of the last messages seen), readMessages and sendPresenceUpdate: answered with the
+// WebMessageInfo and its id, not_working unless the session is WORKING. Heartbeats report STARTING, SCAN_QR_CODE or WORKING.
 //
 // Session options (WAHA's config): --proxy (an http(s) or socks agent for the WebSocket and
 // media fetches, as WAHA's NOWEB does), --device-name/--browser-name (Baileys `browser`,
@@ -29,6 +32,18 @@ import qrcode from 'qrcode-terminal';
 import { SocksProxyAgent } from 'socks-proxy-agent';
 
 import {
+  BoundedMap,
+  chatOf,
+  contactsOf,
+  mediaOf,
+  parseMessageId,
+  pollOf,
+  presenceOf,
+  requireWorking,
+  stringOf,
+  toJid,
+} from '../../common/bridge_send.mjs';
+import {
   CommandError,
   EXIT,
   errorText,
@@ -42,6 +57,7 @@ import {
   proxyUrlWithCredentials,
   readCommands,
   routeConsoleToStderr,
+  Sent,
   setLogLevel,
   shownOptions,
   startHeartbeats,
@@ -157,6 +173,7 @@ sock.ev.process((events) => {
     }
     writeRecord(type, data);
     if (type === 'connection.update') onConnectionUpdate(data);
+    if (type === 'messages.upsert') for (const message of data?.messages ?? []) remember(message);
   }
 });
 
@@ -203,7 +220,136 @@ function formatCode(code) {
   return typeof code === 'string' && code.length === 8 ? `${code.slice(0, 4)}-${code.slice(4)}` : code;
 }
 
+/** The messages this bridge saw last (received and sent), by WAHA's id: Baileys needs the
+ * original message to quote it in full and to forward it. */
+const KEPT_MESSAGES = 1000;
+const recent = new BoundedMap(KEPT_MESSAGES);
+
+/** WAHA's ``buildMessageId``: ``{fromMe}_{chat}_{id}[_{participant}]`` in @c.us form. */
+function wahaId(key) {
+  const base = `${key.fromMe ? 'true' : 'false'}_${toCus(key.remoteJid)}_${key.id}`;
+  return key.participant ? `${base}_${toCus(key.participant)}` : base;
+}
+
+function remember(message) {
+  if (message?.key?.remoteJid && message.key.id) recent.set(wahaId(message.key), message);
+}
+
+/** The Baileys key of a WAHA message id. */
+function keyOf(value, field = 'messageId') {
+  const parsed = parseMessageId(value, field);
+  return {
+    remoteJid: toJid(parsed.chat),
+    fromMe: parsed.fromMe,
+    id: parsed.id,
+    ...(parsed.participant ? { participant: toJid(parsed.participant) } : {}),
+  };
+}
+
+/** sendMessage's options: the quoted message (the one kept, else its key alone), a given id. */
+function messageOptions(command) {
+  const options = {};
+  if (command.replyTo) {
+    options.quoted = recent.get(command.replyTo) ?? { key: keyOf(command.replyTo, 'replyTo'), message: { conversation: '' } };
+  }
+  if (typeof command.id === 'string' && command.id) options.messageId = command.id;
+  return options;
+}
+
+function mentionsOf(command) {
+  return Array.isArray(command.mentions) && command.mentions.length ? command.mentions.map(toJid) : undefined;
+}
+
+/** Send ``content`` to ``chat``: the WebMessageInfo (the answer) and WAHA's id of it. */
+async function send(chat, content, options = {}) {
+  const message = await sock.sendMessage(toJid(chat), content, options);
+  if (!message) throw new CommandError('failed', 'Baileys sent nothing');
+  remember(message);
+  return new Sent(message, [wahaId(message.key)]);
+}
+
+const BAILEYS_PRESENCE = { online: 'available', offline: 'unavailable', typing: 'composing',
+  recording: 'recording', paused: 'paused' };
+
+/** The send commands, on Baileys (each needs a WORKING session). */
+const SENDS = {
+  'send-text': (command) => send(chatOf(command), {
+    text: stringOf(command, 'text'),
+    ...(mentionsOf(command) ? { mentions: mentionsOf(command) } : {}),
+    ...(command.linkPreview === false ? { linkPreview: null } : {}),
+  }, messageOptions(command)),
+  'send-media': (command) => {
+    const media = mediaOf(command);
+    const data = Buffer.from(media.data, 'base64');
+    const common = { mimetype: media.mimetype, ...(mentionsOf(command) ? { mentions: mentionsOf(command) } : {}) };
+    const caption = media.caption ? { caption: media.caption } : {};
+    const content = {
+      image: { image: data, ...common, ...caption },
+      file: { document: data, fileName: media.filename ?? 'file', ...common, ...caption },
+      voice: { audio: data, ptt: true, ...common },
+      video: { video: data, ptv: media.asNote, ...common, ...caption },
+    }[media.kind];
+    return send(chatOf(command), content, messageOptions(command));
+  },
+  'send-location': (command) => {
+    const { latitude, longitude } = command;
+    if (typeof latitude !== 'number' || typeof longitude !== 'number') {
+      throw new CommandError('invalid', 'send-location needs numbers latitude and longitude');
+    }
+    return send(chatOf(command), { location: { degreesLatitude: latitude, degreesLongitude: longitude,
+      ...(command.title ? { name: command.title } : {}) } }, messageOptions(command));
+  },
+  'send-contacts': (command) => send(chatOf(command), {
+    contacts: { contacts: contactsOf(command).map((vcard) => ({ vcard })) },
+  }, messageOptions(command)),
+  'send-poll': (command) => {
+    const poll = pollOf(command);
+    return send(chatOf(command), { poll: { name: poll.name, values: poll.options,
+      selectableCount: poll.multiple ? poll.options.length : 1 } }, messageOptions(command));
+  },
+  react: (command) => {
+    const key = keyOf(command.messageId);
+    return send(key.remoteJid, { react: { text: stringOf(command, 'reaction'), key } });
+  },
+  forward: (command) => {
+    const chat = chatOf(command);
+    parseMessageId(command.messageId);
+    const original = recent.get(command.messageId);
+    if (!original) {
+      throw new CommandError('unsupported', `forwarding needs the original message, and ${command.messageId} ` +
+        `is not among the last ${KEPT_MESSAGES} messages this bridge saw`);
+    }
+    return send(chat, { forward: original, force: true });
+  },
+  edit: (command) => send(chatOf(command), {
+    text: stringOf(command, 'text'),
+    ...(mentionsOf(command) ? { mentions: mentionsOf(command) } : {}),
+    edit: keyOf(command.messageId),
+  }),
+  delete: (command) => send(chatOf(command), { delete: keyOf(command.messageId) }),
+  'send-seen': async (command) => {
+    const chat = chatOf(command);
+    const ids = Array.isArray(command.messageIds) ? command.messageIds : [];
+    const participant = command.participant ? toJid(command.participant) : undefined;
+    const keys = ids.map((id) => ({ ...keyOf(id, 'messageIds'), ...(participant ? { participant } : {}) }));
+    if (keys.length === 0) throw new CommandError('invalid', `send-seen in ${chat} needs messageIds (NOWEB reads messages by id)`);
+    await sock.readMessages(keys);
+    return null;
+  },
+  presence: async (command) => {
+    const { presence, chatId } = presenceOf(command);
+    await sock.sendPresenceUpdate(BAILEYS_PRESENCE[presence], chatId ? toJid(chatId) : undefined);
+    return null;
+  },
+};
+
+const sendHandlers = Object.fromEntries(Object.entries(SENDS).map(([name, handler]) => [name, (command) => {
+  requireWorking(status, command);
+  return handler(command);
+}]));
+
 readCommands({
+  ...sendHandlers,
   stop: () => finish(EXIT.OK),
   logout: async () => {
     stopping = true;

@@ -18,7 +18,11 @@
 // never downloads a browser (.puppeteerrc.cjs, and install scripts are not allowed).
 //
 // Commands (answered with hookwire.result): pairing-code (whatsapp-web.js requestPairingCode),
-// me (client.info, WAHA's MeInfo shape), logout (client.logout), stop. On `ready` the bridge
+// me (client.info, WAHA's MeInfo shape), logout (client.logout), stop, and the sends:
+// Client.sendMessage (quotedMessageId, mentions, linkPreview; MessageMedia, Location, Poll,
+// vCards), Message.react/forward/edit/delete, Chat.sendSeen/sendStateTyping/
+// sendStateRecording/clearState, sendPresenceAvailable/Unavailable: answered with the
+// Message and its id, not_working unless the session is WORKING. On `ready` the bridge
 // writes `hookwire.me` (the account), so envelopes carry `me`. Heartbeats report STARTING,
 // SCAN_QR_CODE or WORKING; once WORKING, a heartbeat needs WA Web to answer getState() (a hung
 // page sends none, and hookwire's watchdog restarts the bridge).
@@ -35,6 +39,16 @@ import qrcode from 'qrcode-terminal';
 import wwebjs from 'whatsapp-web.js';
 
 import {
+  chatOf,
+  contactsOf,
+  mediaOf,
+  parseMessageId,
+  pollOf,
+  presenceOf,
+  requireWorking,
+  stringOf,
+} from '../../common/bridge_send.mjs';
+import {
   CommandError,
   EXIT,
   errorText,
@@ -47,6 +61,7 @@ import {
   printTerminalQr,
   readCommands,
   routeConsoleToStderr,
+  Sent,
   setLogLevel,
   shownOptions,
   startHeartbeats,
@@ -55,7 +70,7 @@ import {
 } from '../../common/bridge_protocol.mjs';
 import { attachTagsEvents as attachTags } from './tag_events.js';
 
-const { Client, LocalAuth } = wwebjs;
+const { Client, LocalAuth, Location, MessageMedia, Poll } = wwebjs;
 
 const CHROMIUM_FLAGS = [
   '--headless',
@@ -237,7 +252,119 @@ function formatCode(code) {
   return typeof code === 'string' && code.length === 8 ? `${code.slice(0, 4)}-${code.slice(4)}` : code;
 }
 
+/** whatsapp-web.js's options of a message: the quote, mentions, the link preview. */
+function messageOptions(command) {
+  const options = {};
+  if (command.replyTo) {
+    parseMessageId(command.replyTo, "replyTo");
+    options.quotedMessageId = command.replyTo;
+  }
+  if (Array.isArray(command.mentions) && command.mentions.length) options.mentions = command.mentions;
+  if (command.linkPreview === false) options.linkPreview = false;
+  return options;
+}
+
+/** A sent Message: the answer (the Message as JSON) and its id, WAHA's ``true_<chat>_<id>``. */
+function sent(message) {
+  if (!message) throw new CommandError('failed', 'whatsapp-web.js sent nothing (the chat was not found)');
+  return new Sent(message, [message.id?._serialized]);
+}
+
+async function messageById(command) {
+  parseMessageId(command.messageId);
+  const message = await client.getMessageById(command.messageId);
+  if (!message) throw new CommandError('failed', `message ${command.messageId} not found`);
+  return message;
+}
+
+async function chatById(chatId) {
+  const chat = await client.getChatById(chatId);
+  if (!chat) throw new CommandError('failed', `chat ${chatId} not found`);
+  return chat;
+}
+
+/** The send commands, on whatsapp-web.js (each needs a WORKING session). */
+const SENDS = {
+  'send-text': async (command) => sent(await client.sendMessage(chatOf(command),
+    stringOf(command, 'text'), messageOptions(command))),
+  'send-media': async (command) => {
+    const media = mediaOf(command);
+    const file = new MessageMedia(media.mimetype, media.data, media.filename);
+    return sent(await client.sendMessage(chatOf(command), file, {
+      ...messageOptions(command),
+      ...(media.caption ? { caption: media.caption } : {}),
+      sendAudioAsVoice: media.kind === 'voice',
+      sendMediaAsDocument: media.kind === 'file',
+    }));
+  },
+  'send-location': async (command) => {
+    const { latitude, longitude } = command;
+    if (typeof latitude !== 'number' || typeof longitude !== 'number') {
+      throw new CommandError('invalid', 'send-location needs numbers latitude and longitude');
+    }
+    const location = new Location(latitude, longitude, command.title ? { name: command.title } : {});
+    return sent(await client.sendMessage(chatOf(command), location, messageOptions(command)));
+  },
+  'send-contacts': async (command) => {
+    const chatId = chatOf(command);
+    const messages = [];
+    for (const vcard of contactsOf(command)) {
+      messages.push(await client.sendMessage(chatId, vcard, { ...messageOptions(command), parseVCards: true }));
+    }
+    return new Sent(messages.length === 1 ? messages[0] : messages, messages.map((m) => m?.id?._serialized));
+  },
+  'send-poll': async (command) => {
+    const poll = pollOf(command);
+    const content = new Poll(poll.name, poll.options, { allowMultipleAnswers: poll.multiple });
+    return sent(await client.sendMessage(chatOf(command), content, messageOptions(command)));
+  },
+  react: async (command) => {
+    const message = await messageById(command);
+    return message.react(stringOf(command, 'reaction'));
+  },
+  forward: async (command) => {
+    const chatId = chatOf(command);
+    const message = await messageById(command);
+    await message.forward(chatId);
+    return null; // Message.forward resolves to nothing
+  },
+  edit: async (command) => {
+    const message = await messageById(command);
+    const options = messageOptions(command);
+    const edited = await message.edit(stringOf(command, 'text'), options);
+    return edited ?? null;
+  },
+  delete: async (command) => {
+    const message = await messageById(command);
+    await message.delete(true);
+    return null;
+  },
+  'send-seen': async (command) => {
+    const chat = await chatById(chatOf(command));
+    await chat.sendSeen();
+    return null;
+  },
+  presence: async (command) => {
+    const { presence, chatId } = presenceOf(command);
+    if (presence === 'online') await client.sendPresenceAvailable();
+    else if (presence === 'offline') await client.sendPresenceUnavailable();
+    else {
+      const chat = await chatById(chatId);
+      if (presence === 'typing') await chat.sendStateTyping();
+      else if (presence === 'recording') await chat.sendStateRecording();
+      else await chat.clearState();
+    }
+    return null;
+  },
+};
+
+const sendHandlers = Object.fromEntries(Object.entries(SENDS).map(([name, handler]) => [name, (command) => {
+  requireWorking(status, command);
+  return handler(command);
+}]));
+
 readCommands({
+  ...sendHandlers,
   stop: () => finish(EXIT.OK),
   logout: async () => {
     if (!client.pupPage) throw new CommandError('not_working', 'WhatsApp Web is not open yet; try again');

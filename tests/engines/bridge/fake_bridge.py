@@ -20,7 +20,9 @@ The scenario is a JSON list of runs; run N of the bridge (counted in ``DIR/fake-
 - ``{"answers": {COMMAND: ANSWER}}``: how ``wait`` answers commands that carry an ``id``.
   ANSWER is ``{"result": X}``, ``{"error": {"code", "message"}}``, either with
   ``"delay": SECONDS``, or ``{"never": true}`` (no answer), ``{"crash": true}`` (die from
-  SIGKILL), ``{"exit": CODE}``. Without an entry, ``stop`` is answered ``null`` then the bridge
+  SIGKILL), ``{"exit": CODE}``; ``"sent": [IDS]`` adds the ids of the messages it sent
+  to the answer, ``"then": [RECORDS]`` writes those records after it (as a real bridge
+  writes a sent message's records after the answer). Without an entry, ``stop`` is answered ``null`` then the bridge
   exits 0, ``logout`` is answered ``null`` then it exits 3, anything else gets an
   ``unsupported`` error;
 - ``{"wait": true}``: read commands until ``stop`` (then exit 0) or end of stdin (exit 0).
@@ -60,7 +62,11 @@ def write_result(request_id: str, answer: dict[str, Any]) -> None:
         data = {"id": request_id, "ok": False, "error": answer["error"]}
     else:
         data = {"id": request_id, "ok": True, "result": answer.get("result")}
+        if "sent" in answer:
+            data["sent"] = answer["sent"]
     write_record({"type": "hookwire.result", "data": data})
+    for record in answer.get("then", []):
+        write_record(record)
 
 
 class Heartbeats:
