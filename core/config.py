@@ -97,10 +97,9 @@ class SessionProxy(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
                              "without spaces")
 
 
-#: The range of each of a sandbox's ack delays (ms).
-SANDBOX_DELAY_RANGE_MS = (0, 600_000)
-#: The range of how many native records a sandbox keeps for download.
-SANDBOX_KEEP_RANGE = (0, 1_000_000)
+#: A sandbox's ack delay (ms); the read ack may also be -1 (never read).
+AckDelayMs = Annotated[int, msgspec.Meta(ge=0, le=600_000)]
+ReadAckMs = Annotated[int, msgspec.Meta(ge=-1, le=600_000)]
 
 
 class SessionSandbox(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -109,29 +108,15 @@ class SessionSandbox(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     ``read_ack_ms = -1``: the message is never read), a recording may seed it, and what it
     emitted may be appended to a file."""
 
-    server_ack_ms: int = 50
-    device_ack_ms: int = 150
-    read_ack_ms: int = 500
+    server_ack_ms: AckDelayMs = 50
+    device_ack_ms: AckDelayMs = 150
+    read_ack_ms: ReadAckMs = 500
     #: A recording of native records (the engine's shape) played when the session starts.
     seed: str | None = None
     #: Every native record the sandbox makes is appended to this JSONL file.
     record: str | None = None
     #: How many of its last native records it keeps for ``GET /api/sandbox/{session}/recording``.
-    keep_records: int = 10_000
-
-    def __post_init__(self) -> None:
-        low, high = SANDBOX_DELAY_RANGE_MS
-        for key in ("server_ack_ms", "device_ack_ms", "read_ack_ms"):
-            value = getattr(self, key)
-            if key == "read_ack_ms" and value == -1:
-                continue
-            if not low <= value <= high:
-                raise ValueError(f"sandbox.{key} must be {low}-{high} ms"
-                                 + (" (or -1: never read)" if key == "read_ack_ms" else "")
-                                 + f", got {value}")
-        low, high = SANDBOX_KEEP_RANGE
-        if not low <= self.keep_records <= high:
-            raise ValueError(f"sandbox.keep_records must be {low}-{high}, got {self.keep_records}")
+    keep_records: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] = 10_000
 
 
 class SessionConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
