@@ -173,13 +173,23 @@ def _check_config_args(parser: argparse.ArgumentParser) -> None:
     del parser
 
 
+#: The kernel's own variables applied to the config (plugins read theirs, e.g. ``WHATSAPP_*``).
+_KERNEL_VARIABLES = ("HOOKWIRE_DATA_DIR", "HOOKWIRE_WORKER_ID", "HOOKWIRE_ROLE")
+
+
 def _check_config(args: argparse.Namespace, app: App) -> int:
+    """The effective config: the file, then the environment (and ``--role``) over it."""
     config = app.config
     effective = {
         **msgspec.to_builtins(config.core),
         **{name: msgspec.to_builtins(value) for name, value in config.sections.items()},
     }
-    print(f"# {config.path}: OK (secrets masked)")
+    applied = [name for name in sorted(os.environ)
+               if (name in _KERNEL_VARIABLES or name.startswith("WHATSAPP_")) and os.environ[name]]
+    sources = [*applied, *(["--role"] if getattr(args, "role", None) else [])]
+    # One comment line, then the JSON (scripts read what follows the first line).
+    over = f"; the environment's settings over the file's: {', '.join(sources)}" if sources else ""
+    print(f"# {config.path}: OK (secrets masked){over}")
     print(msgspec.json.format(encoder.encode(masked(effective)), indent=2).decode())
     return 0
 

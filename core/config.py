@@ -127,7 +127,8 @@ class Config(msgspec.Struct, kw_only=True):
 
     @property
     def data_dir(self) -> Path:
-        return Path(os.environ.get("HOOKWIRE_DATA_DIR") or self.core.kernel.data_dir).expanduser()
+        """``[kernel] data_dir``, as overridden by ``HOOKWIRE_DATA_DIR`` when loaded."""
+        return Path(self.core.kernel.data_dir).expanduser()
 
 
 _CORE_KEYS = ("kernel", "log", "sessions")
@@ -169,6 +170,8 @@ def load_config(
         raise ConfigError(f"{path}: unknown key `{unknown[0]}` (known top-level keys: {known})")
     core_raw = {k: raw[k] for k in _CORE_KEYS if k in raw}
     core = convert(core_raw, CoreConfig, str(path), "")
+    if environ.get("HOOKWIRE_DATA_DIR"):
+        core.kernel.data_dir = environ["HOOKWIRE_DATA_DIR"]
     if environ.get("HOOKWIRE_WORKER_ID"):
         core.kernel.worker_id = environ["HOOKWIRE_WORKER_ID"]
     if environ.get("HOOKWIRE_ROLE"):
