@@ -57,6 +57,14 @@ async def _run(args: argparse.Namespace, app: App) -> int:
     await serve(kernel)
     summary = kernel.summary()
     log.info("done", seconds=round(time.monotonic() - started, 3), **summary)
+    return _failed_status(kernel)
+
+
+def _failed_status(kernel: Kernel) -> int:
+    """1 (with one line naming them) when the kernel gave up a session or sink, else 0."""
+    if kernel.failed_units:
+        log.error("stopped with failed units", units=", ".join(kernel.failed_units))
+        return 1
     return 0
 
 
@@ -92,7 +100,7 @@ async def _replay(args: argparse.Namespace, app: App) -> int:
     sys.stdout.write(encoder.encode(summary).decode() + "\n")
     sys.stdout.flush()
     dead = any(isinstance(v, dict) and v.get("dead") for v in summary.values())
-    return 1 if dead else 0
+    return _failed_status(kernel) or (1 if dead else 0)
 
 
 # -- translate -------------------------------------------------------------------------------
@@ -123,11 +131,19 @@ def _translate(args: argparse.Namespace, app: App) -> int:
     buffer = bytearray()
     try:
         for number, line in enumerate(source, start=1):
-            emissions = translator.translate_line(line, f"line {number}")
-            envelopes = [make_event(event_types, e.name, e.payload, session=args.session,
-                                    engine=engine.name, env=env, me=translator.me)
-                         for e in emissions]
-            encoder.encode_into(_TranslatedLine(number, envelopes), buffer)
+            position = f"line {number}"
+            emissions = translator.translate_line(line, position)
+            try:
+                envelopes = [make_event(event_types, e.name, e.payload, session=args.session,
+                                        engine=engine.name, env=env, me=translator.me)
+                             for e in emissions]
+                encoder.encode_into(_TranslatedLine(number, envelopes), buffer)
+            except Exception as exc:  # one line's envelopes, never the whole command
+                report = getattr(translator, "bad", None)
+                if report is not None:
+                    report(position, None, f"cannot write its envelopes: {type(exc).__name__}: {exc}")
+                buffer.clear()
+                encoder.encode_into(_TranslatedLine(number, []), buffer)
             buffer.extend(b"\n")
             out.write(buffer)
             buffer.clear()

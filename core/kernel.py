@@ -7,6 +7,14 @@ session's source has ended: sessions are cancelled (intake stops), the bus is cl
 sinks finish. On a signal, sinks are told to start no new work and get ``grace_seconds`` for
 what is in flight; otherwise they run until every delivery is final.
 
+Supervision (:mod:`core.supervisor`): a session or sink that crashes is restarted with a
+backoff; one that keeps crashing without progress is skipped past what it is stuck on (an
+engine session that implements :class:`core.supervisor.Resumable`, such as a replay) or given
+up. A session given up is told so (its optional ``report_failure(ctx, error)``: a replay emits
+``session.status`` ``FAILED``) and ends; a ``block`` sink given up stops the kernel (intake
+stops, nothing more can be stored), a ``drop`` sink is only unsubscribed. ``failed_units``
+names them; the CLI then exits with status 1.
+
 Sessions can also be started and stopped while the kernel runs (:meth:`Kernel.start_session`,
 :meth:`Kernel.stop_session`, used by the HTTP API): each runs in the same supervised task group
 as the configured ones, under a cancel scope of its own. The kernel keeps running with no
@@ -31,7 +39,7 @@ from core.engine import Emission, EngineSession
 from core.events import Envelope, Me, environment, make_event
 from core.logging import get_logger
 from core.sink import Sink
-from core.supervisor import Backoff, supervise
+from core.supervisor import Backoff, Resumable, supervise
 
 log = get_logger(__name__)
 
@@ -129,6 +137,10 @@ class Kernel:
         #: counters), replaced when it is started again.
         self.engine_sessions: dict[str, EngineSession] = {}
         self.stopped_by_signal = False
+        #: Units given up by their supervisor (``session NAME``, ``sink NAME``).
+        self.failed_units: list[str] = []
+        #: Set when a ``block`` sink was given up: the kernel stops.
+        self._fatal = anyio.Event()
         #: Sessions running now, by name (the configured ones and those started at run time).
         self._running: dict[str, RunningSession] = {}
         self._sessions_tg: TaskGroup | None = None
@@ -145,11 +157,21 @@ class Kernel:
 
     async def _run_sink(self, sink: Sink, sub: Subscription, done: anyio.Event,
                         *, task_status: TaskStatus[None]) -> None:
+        unit = f"sink {sink.name}"
+
+        async def failed(error: str) -> None:
+            self.failed_units.append(unit)
+            if sink.overflow == "block":  # it must not lose events: stop taking any
+                log.error("a sink that must not lose events failed: stopping", error=error)
+                self._fatal.set()
+
         with structlog.contextvars.bound_contextvars(plugin=sink.name):
             try:
-                await supervise(f"sink {sink.name}", partial(_call_run, sink.run, sub),
-                                backoff=self.restart_backoff(), task_status=task_status)
-                if not self.bus.closed:
+                await supervise(unit, partial(_call_run, sink.run, sub),
+                                backoff=self.restart_backoff(), task_status=task_status,
+                                progress=sink if isinstance(sink, Resumable) else None,
+                                on_failed=failed)
+                if not self.bus.closed and unit not in self.failed_units:
                     log.warning("sink returned before the bus closed, unsubscribed")
             finally:
                 # Leave the bus: a sink that is done must not hold a ``block`` publisher back,
@@ -170,10 +192,21 @@ class Kernel:
                 session = self.engine_sessions[cfg.name] = engine.create_session(cfg)
             await session.run(ctx, task_status=task_status)
 
+        unit = f"session {cfg.name}"
+
+        async def failed(error: str) -> None:
+            self.failed_units.append(unit)
+            report = getattr(self.engine_sessions.get(cfg.name), "report_failure", None)
+            if report is not None:
+                try:
+                    await report(ctx, error)
+                except Exception as exc:
+                    log.error("cannot report the session as failed", error=f"{type(exc).__name__}: {exc}")
+
         with structlog.contextvars.bound_contextvars(session=cfg.name, engine=cfg.engine):
             log.info("session starting", source=cfg.source)
-            await supervise(f"session {cfg.name}", run_session,
-                            backoff=self.restart_backoff(), task_status=task_status)
+            await supervise(unit, run_session, backoff=self.restart_backoff(), task_status=task_status,
+                            progress=_SessionProgress(self, cfg.name), on_failed=failed)
             log.info("session ended")
 
     # -- sessions at run time ---------------------------------------------------------------
@@ -272,14 +305,16 @@ class Kernel:
             log.info("kernel ready", sessions=len(self.sessions), sinks=[s.name for s in self.sinks])
             task_status.started()
 
-            await _first_of(stop.wait, self._no_session_left.wait if self.exit_when_done else None)
+            await _first_of(stop.wait, self._fatal.wait,
+                            self._no_session_left.wait if self.exit_when_done else None)
             self.stopped_by_signal = stop.is_set()
             self._intake_stopping = True
             session_scope.cancel()
             await sessions_done.wait()
             self.bus.close()  # stop intake; sinks see end of stream after what is buffered
             log.info("intake stopped", events=self.stats.events_total,
-                     reason="signal" if self.stopped_by_signal else "sources ended")
+                     reason="signal" if self.stopped_by_signal
+                     else "a sink failed" if self._fatal.is_set() else "sources ended")
 
             all_sinks_done = partial(_wait_all, sinks_done)
             if not self.stopped_by_signal:
@@ -303,6 +338,27 @@ class Kernel:
             if summary is not None:
                 result[sink.name] = summary()
         return result
+
+
+class _SessionProgress:
+    """The progress of a session for its supervisor: its engine session object's, when it is
+    :class:`Resumable` (built under supervision, so looked up at each crash)."""
+
+    def __init__(self, kernel: Kernel, name: str) -> None:
+        self.kernel = kernel
+        self.name = name
+
+    def _session(self) -> Resumable | None:
+        session = self.kernel.engine_sessions.get(self.name)
+        return session if isinstance(session, Resumable) else None
+
+    def progress(self) -> Any:
+        session = self._session()
+        return session.progress() if session is not None else None
+
+    def skip_stuck(self) -> str | None:
+        session = self._session()
+        return session.skip_stuck() if session is not None else None
 
 
 async def _call_run(method: Any, arg: Any, task_status: TaskStatus[None]) -> None:

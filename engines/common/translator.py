@@ -4,6 +4,11 @@ A subclass implements :meth:`BaseTranslator.map`, a pure mapping of one record t
 that keeps its session state in ``self``. It raises :class:`BadRecord` for input that does not
 fit; any other exception is treated the same way, so no record can stop a session. A mapping
 must change state only once it knows the record is good (compute first, then commit).
+
+:meth:`BaseTranslator.translate_line` is the one edge every source goes through (the
+``translate`` command, replays, live bridges): whatever goes wrong with one line, in decoding
+(too deep, not JSON, ``RecursionError``, ``MemoryError`` ...) or in mapping, it is skipped,
+counted in ``bad_records`` and logged with its position; the session goes on.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from core.engine import Emission
 from core.events import Me
 from core.logging import get_logger
 from engines.common.records import BadRecord, NativeRecord, decode_record
+from engines.common.waha import SessionStatusTracker
 
 log = get_logger("engines")
 
@@ -38,6 +44,13 @@ class BaseTranslator:
         """Emissions of a session that has just started (its first ``session.status``)."""
         return []
 
+    def failed(self) -> list[Emission]:
+        """Emissions of a session the kernel gave up on (``session.status`` ``FAILED``, as WAHA
+        reports a session that cannot go on), through the engine's status tracker when it has
+        one (``self.status``)."""
+        tracker = getattr(self, "status", None)
+        return tracker.set("FAILED") if isinstance(tracker, SessionStatusTracker) else []
+
     def map(self, record: NativeRecord, position: str) -> list[Emission]:
         raise NotImplementedError
 
@@ -47,6 +60,9 @@ class BaseTranslator:
             record = decode_record(line)
         except BadRecord as exc:
             self.bad(position, None, exc.reason)
+            return []
+        except Exception as exc:  # the decoder itself failed (memory, recursion): still one line
+            self.bad(position, None, f"cannot decode: {type(exc).__name__}: {exc}")
             return []
         return self.translate_record(record, position)
 
@@ -65,3 +81,4 @@ class BaseTranslator:
         log.error("bad native record skipped", engine=self.engine, session=self.session,
                   position=position, record_type=record_type, error=reason,
                   bad_records=self.bad_records, **extra)
+
