@@ -78,6 +78,9 @@ def _replay_args(parser: argparse.ArgumentParser) -> None:
                         help="max: as fast as possible; recorded: by the records' timestamps")
     parser.add_argument("--me", dest="me_id", help="the session's own JID, e.g. 11111111111@c.us")
     parser.add_argument("--me-lid", dest="me_lid", help="the session's own LID")
+    parser.add_argument("--new-run", action="store_true",
+                        help="new event ids: do not continue an unfinished run of this file "
+                             "(a replay restarted after a crash keeps its ids by default)")
 
 
 async def _replay(args: argparse.Namespace, app: App) -> int:
@@ -90,7 +93,7 @@ async def _replay(args: argparse.Namespace, app: App) -> int:
     try:
         session = SessionConfig(name=args.session, engine=args.engine, source="replay",
                                 replay=str(recording), pace=args.pace, me_id=args.me_id,
-                                me_lid=args.me_lid)
+                                me_lid=args.me_lid, replay_run="new" if args.new_run else "continue")
     except (ValueError, TypeError, msgspec.ValidationError) as exc:
         raise ConfigError(str(exc)) from None
     kernel = Kernel(app, sessions=[session], exit_when_done=True)
@@ -135,7 +138,7 @@ def _translate(args: argparse.Namespace, app: App) -> int:
             emissions = translator.translate_line(line, position)
             try:
                 envelopes = [make_event(event_types, e.name, e.payload, session=args.session,
-                                        engine=engine.name, env=env, me=translator.me)
+                                        engine=engine.name, env=env, me=translator.me, key=e.key)
                              for e in emissions]
                 encoder.encode_into(_TranslatedLine(number, envelopes), buffer)
             except Exception as exc:  # one line's envelopes, never the whole command

@@ -69,6 +69,10 @@ class SessionConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     replay: str | None = None
     #: ``max``: as fast as possible; ``recorded``: paced by the records' ``ts`` (ms).
     pace: Literal["max", "recorded"] = "max"
+    #: ``continue``: a replay restarted on the same data dir and file continues its run, its
+    #: events keep their ids; ``new``: every start is a new run, with new ids
+    #: (``engines/common/replay_runs.py``).
+    replay_run: Literal["continue", "new"] = "continue"
     metadata: dict[str, str] | None = None
     #: The session's own account, as a live bridge learns it from the library.
     me_id: str | None = None

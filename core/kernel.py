@@ -92,7 +92,8 @@ class KernelSessionContext:
         self._env = environment(config.engine, kernel.app.config.core.kernel.worker_id)
         self._me = Me(id=config.me_id, pushName=config.me_push_name) if config.me_id else None
 
-    async def emit(self, emission: Emission, me: Me | None = None) -> Envelope | None:
+    async def emit(self, emission: Emission, me: Me | None = None, *,
+                   event_id: str | None = None) -> Envelope | None:
         if emission.name not in self.kernel.app.registry.event_types:
             # An engine bug, not bad input: log and count it, never crash-loop on one record.
             self.kernel.stats.unknown_events += 1
@@ -108,10 +109,15 @@ class KernelSessionContext:
             env=self._env,
             me=me or self._me,
             metadata=self.config.metadata,
+            key=emission.key,
+            event_id=event_id,
         )
         self.kernel.stats.events_in[(emission.name, self.engine)] += 1
         await self.kernel.bus.publish(event)
         return event
+
+    async def events_stored(self, event_ids: list[str]) -> set[str] | None:
+        return await self.kernel.events_stored(event_ids)
 
 
 class Kernel:
@@ -245,6 +251,19 @@ class Kernel:
             raise SessionNotRunning(f"session {name!r} is not running")
         entry.scope.cancel()
         await entry.done.wait()
+        self._close_run(name, stopped=True)
+
+    def _close_run(self, name: str, *, stopped: bool) -> None:
+        """Tell session ``name`` (its optional ``close_run(stopped=...)``) that what it emitted
+        is stored (the kernel stopped cleanly) or that it was stopped on request: a replay then
+        ends its run, and the next one of that name and file gets new ids."""
+        close = getattr(self.engine_sessions.get(name), "close_run", None)
+        if close is not None:
+            try:
+                close(stopped=stopped)
+            except Exception as exc:
+                log.error("cannot close the session's run", session=name,
+                          error=f"{type(exc).__name__}: {exc}")
 
     async def _session_unit(self, entry: RunningSession, *, task_status: TaskStatus[None]) -> None:
         # A session started at run time inherits its starter's log context (e.g. the API
@@ -328,8 +347,25 @@ class Kernel:
                 if grace.cancelled_caught:
                     log.warning("grace period over, stopping with work in flight",
                                 grace_seconds=self.grace_seconds)
+            if all(d.is_set() for d in sinks_done) and not self._fatal.is_set():
+                for name in list(self.engine_sessions):  # every sink took all it was given
+                    self._close_run(name, stopped=False)
             tg.cancel_scope.cancel()
         log.info("kernel stopped", events=self.stats.events_total)
+
+    async def events_stored(self, event_ids: list[str]) -> set[str] | None:
+        """Of ``event_ids``, those stored by every ``block`` sink (which must not lose events;
+        their optional ``stored_event_ids(ids)`` says), or ``None`` when one of them cannot
+        tell. With no ``block`` sink, nothing needs them: all of them."""
+        stored: set[str] | None = set(event_ids)
+        for sink in self.sinks:
+            if sink.overflow != "block":
+                continue
+            ask = getattr(sink, "stored_event_ids", None)
+            if ask is None:
+                return None
+            stored &= await ask(event_ids)
+        return stored
 
     def summary(self) -> dict[str, Any]:
         result: dict[str, Any] = {"events": self.stats.events_total}

@@ -1,4 +1,5 @@
-"""Lowercase ULIDs for event ids (``evt_`` + 26 Crockford base32 characters).
+"""Lowercase ULIDs for event ids (``evt_`` + 26 Crockford base32 characters): new ones, and
+ones derived from an identity (:func:`derived_event_id`), the same for the same event.
 
 Written here rather than pulled in as a dependency: it is 30 lines. Ids made in the same
 millisecond by one process increase monotonically (the random part is incremented), so
@@ -8,6 +9,7 @@ ids sort in creation order, which keeps store scans and logs readable.
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 import threading
 import time
@@ -56,3 +58,19 @@ def ulid_time_ms(ulid: str) -> int:
 
 def new_event_id() -> str:
     return "evt_" + new_ulid()
+
+
+_MAX_MS = (1 << 48) - 1
+
+
+def derived_ulid(time_ms: int, identity: bytes) -> str:
+    """A ULID that is the same whenever ``identity`` is: ``time_ms`` (clamped to the 48 bits
+    of the time part), then the first 80 bits of BLAKE2b of ``identity`` as the random part.
+    Deterministic ids let a receiver dedupe an event sent again by a restarted source."""
+    ms = min(max(int(time_ms), 0), _MAX_MS)
+    digest = hashlib.blake2b(identity, digest_size=10).digest()
+    return _encode(ms, 10) + base64.b32encode(digest).translate(_B32_TO_CROCKFORD).decode()
+
+
+def derived_event_id(time_ms: int, identity: bytes) -> str:
+    return "evt_" + derived_ulid(time_ms, identity)

@@ -19,7 +19,7 @@ import anyio
 from aiohttp import web
 from anyio.abc import TaskGroup, TaskStatus
 
-from core.bus import Subscription
+from core.bus import Subscription, matches
 from core.config import Config
 from core.events import Envelope, encoder
 from core.logging import get_logger
@@ -354,6 +354,22 @@ class WebhookSink:
                 log.info("delivered rows pruned", deliveries=pruned,
                          retention_hours=self.delivery.retention_hours)
             await anyio.sleep(PRUNE_EVERY_SECONDS)
+
+    async def stored_event_ids(self, event_ids: list[str]) -> set[str]:
+        """Of ``event_ids``, the events that need nothing more from this sink: stored, with a
+        delivery for every webhook that wants them now (the kernel asks for a resumed replay,
+        ``core.kernel.Kernel.events_stored``). An event no webhook wants is never stored: it
+        is sent again, and ignored again."""
+        found = await self.store.event_deliveries(event_ids)
+        hooks = list(self.routing.hooks_in_use().values())
+        done = set()
+        for event_id, stored in found.items():
+            wanted = {hook.key for hook in hooks
+                      if ("*" in hook.sessions or stored.session in hook.sessions)
+                      and matches(hook.events, stored.name)}
+            if wanted <= stored.endpoints:
+                done.add(event_id)
+        return done
 
     def summary(self) -> dict[str, Any]:
         outcomes = dict(self.recorder.outcomes) if self.recorder else {}
