@@ -202,10 +202,8 @@ def stable_event_id(session: str, key: str, payload: Any) -> str:
         time_ms = int(timestamp * 1000) if timestamp < 100_000_000_000 else int(timestamp)
     else:
         time_ms = 0
-    return derived_event_id(time_ms, _identity_encoder.encode(("live", session, key)))
-
-
-_identity_encoder = msgspec.json.Encoder()
+    # Session names are [A-Za-z0-9_.-] and keys JSON text: NUL separates them unambiguously.
+    return derived_event_id(time_ms, f"live\0{session}\0{key}".encode())
 
 #: One encoder for the whole process (msgspec encoders are reusable and thread-safe).
 encoder = msgspec.json.Encoder()

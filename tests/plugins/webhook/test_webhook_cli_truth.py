@@ -11,7 +11,6 @@ import signal
 from pathlib import Path
 
 import anyio
-
 from redis_server import redis_prefix_fixture, redis_url_fixture  # noqa: F401 - fixtures
 from webhook_process import core_command, core_env, core_process, run_core
 from webhook_receiver import Receiver
