@@ -46,7 +46,12 @@ class WorkerLock:
     def acquire(self) -> None:
         """Take the lock; a lock held by another process is logged (one worker per SQLite file
         is the rule) and the service goes on without it."""
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:  # only the CLI's answer depends on it: never stop the service
+            log.warning("cannot create the worker lock file: `deliveries retry` will not see this "
+                        "service", path=str(self.path), error=f"{type(exc).__name__}: {exc}")
+            return
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
