@@ -57,6 +57,14 @@ async def _run(args: argparse.Namespace, app: App) -> int:
     await serve(kernel)
     summary = kernel.summary()
     log.info("done", seconds=round(time.monotonic() - started, 3), **summary)
+    return _failed_status(kernel)
+
+
+def _failed_status(kernel: Kernel) -> int:
+    """1 (with one line naming them) when the kernel gave up a session or sink, else 0."""
+    if kernel.failed_units:
+        log.error("stopped with failed units", units=", ".join(kernel.failed_units))
+        return 1
     return 0
 
 
@@ -70,6 +78,9 @@ def _replay_args(parser: argparse.ArgumentParser) -> None:
                         help="max: as fast as possible; recorded: by the records' timestamps")
     parser.add_argument("--me", dest="me_id", help="the session's own JID, e.g. 11111111111@c.us")
     parser.add_argument("--me-lid", dest="me_lid", help="the session's own LID")
+    parser.add_argument("--new-run", action="store_true",
+                        help="new event ids: do not continue an unfinished run of this file "
+                             "(a replay restarted after a crash keeps its ids by default)")
 
 
 async def _replay(args: argparse.Namespace, app: App) -> int:
@@ -82,7 +93,7 @@ async def _replay(args: argparse.Namespace, app: App) -> int:
     try:
         session = SessionConfig(name=args.session, engine=args.engine, source="replay",
                                 replay=str(recording), pace=args.pace, me_id=args.me_id,
-                                me_lid=args.me_lid)
+                                me_lid=args.me_lid, replay_run="new" if args.new_run else "continue")
     except (ValueError, TypeError, msgspec.ValidationError) as exc:
         raise ConfigError(str(exc)) from None
     kernel = Kernel(app, sessions=[session], exit_when_done=True)
@@ -92,7 +103,7 @@ async def _replay(args: argparse.Namespace, app: App) -> int:
     sys.stdout.write(encoder.encode(summary).decode() + "\n")
     sys.stdout.flush()
     dead = any(isinstance(v, dict) and v.get("dead") for v in summary.values())
-    return 1 if dead else 0
+    return _failed_status(kernel) or (1 if dead else 0)
 
 
 # -- translate -------------------------------------------------------------------------------
@@ -127,11 +138,19 @@ def _translate(args: argparse.Namespace, app: App) -> int:
     buffer = bytearray()
     try:
         for number, line in enumerate(source, start=1):
-            emissions = translator.translate_line(line, f"line {number}")
-            envelopes = [make_event(event_types, e.name, e.payload, session=args.session,
-                                    engine=engine.name, env=env, me=translator.me)
-                         for e in emissions]
-            encoder.encode_into(_TranslatedLine(number, envelopes), buffer)
+            position = f"line {number}"
+            emissions = translator.translate_line(line, position)
+            try:
+                envelopes = [make_event(event_types, e.name, e.payload, session=args.session,
+                                        engine=engine.name, env=env, me=translator.me, key=e.key)
+                             for e in emissions]
+                encoder.encode_into(_TranslatedLine(number, envelopes), buffer)
+            except Exception as exc:  # one line's envelopes, never the whole command
+                report = getattr(translator, "bad", None)
+                if report is not None:
+                    report(position, None, f"cannot write its envelopes: {type(exc).__name__}: {exc}")
+                buffer.clear()
+                encoder.encode_into(_TranslatedLine(number, []), buffer)
             buffer.extend(b"\n")
             out.write(buffer)
             buffer.clear()
@@ -177,13 +196,23 @@ def _check_config_args(parser: argparse.ArgumentParser) -> None:
     del parser
 
 
+#: The kernel's own variables applied to the config (plugins read theirs, e.g. ``WHATSAPP_*``).
+_KERNEL_VARIABLES = ("HOOKWIRE_DATA_DIR", "HOOKWIRE_WORKER_ID", "HOOKWIRE_ROLE")
+
+
 def _check_config(args: argparse.Namespace, app: App) -> int:
+    """The effective config: the file, then the environment (and ``--role``) over it."""
     config = app.config
     effective = {
         **msgspec.to_builtins(config.core),
         **{name: msgspec.to_builtins(value) for name, value in config.sections.items()},
     }
-    print(f"# {config.path}: OK (secrets masked)")
+    applied = [name for name in sorted(os.environ)
+               if (name in _KERNEL_VARIABLES or name.startswith("WHATSAPP_")) and os.environ[name]]
+    sources = [*applied, *(["--role"] if getattr(args, "role", None) else [])]
+    # One comment line, then the JSON (scripts read what follows the first line).
+    over = f"; the environment's settings over the file's: {', '.join(sources)}" if sources else ""
+    print(f"# {config.path}: OK (secrets masked){over}")
     print(msgspec.json.format(encoder.encode(masked(effective)), indent=2).decode())
     return 0
 

@@ -1,7 +1,9 @@
 """``python -m core``: the service and its sub-commands. ``main(argv) -> int`` is what tests call.
 
 Errors a user can cause (bad config, a plugin that fails in strict mode) print one clear line on
-stderr and exit with status 2, never a traceback.
+stderr and exit with status 2, never a traceback. Output piped into a reader that stops early
+(``| head``) ends the command quietly with status 141 (128 + SIGPIPE, as a shell tool killed by
+SIGPIPE), whatever the command was writing.
 """
 
 from __future__ import annotations
@@ -88,12 +90,36 @@ def _parse(parse: Any, argv: list[str]) -> Any:
         raise _ParserExit(code if isinstance(code, int) else (0 if code is None else 2)) from None
 
 
+#: Exit status when stdout was closed by its reader (``| head``): 128 + SIGPIPE.
+EXIT_BROKEN_PIPE = 141
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         return _main(argv)
     except _ParserExit as exc:
         return exc.status
+    except BrokenPipeError:
+        return _stdout_gone()
+    except BaseExceptionGroup as group:  # raised inside a task group of an async command
+        _, rest = group.split(BrokenPipeError)
+        if rest is not None:
+            raise
+        return _stdout_gone()
+
+
+def _stdout_gone() -> int:
+    """The reader of stdout went away: point stdout at /dev/null, so that the interpreter's
+    final flush of what is still buffered cannot fail once more (Python's own recipe,
+    ``signal`` module docs, "Note on SIGPIPE")."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout is not a real file (tests capture it)
+        pass
+    return EXIT_BROKEN_PIPE
 
 
 def _main(argv: list[str]) -> int:

@@ -132,6 +132,10 @@ class SessionConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     replay: str | None = None
     #: ``max``: as fast as possible; ``recorded``: paced by the records' ``ts`` (ms).
     pace: Literal["max", "recorded"] = "max"
+    #: ``continue``: a replay restarted on the same data dir and file continues its run, its
+    #: events keep their ids; ``new``: every start is a new run, with new ids
+    #: (``engines/common/replay_runs.py``).
+    replay_run: Literal["continue", "new"] = "continue"
     metadata: dict[str, str] | None = None
     #: The session's own account, as a live bridge learns it from the library.
     me_id: str | None = None
@@ -210,7 +214,8 @@ class Config(msgspec.Struct, kw_only=True):
 
     @property
     def data_dir(self) -> Path:
-        return Path(os.environ.get("HOOKWIRE_DATA_DIR") or self.core.kernel.data_dir).expanduser()
+        """``[kernel] data_dir``, as overridden by ``HOOKWIRE_DATA_DIR`` when loaded."""
+        return Path(self.core.kernel.data_dir).expanduser()
 
 
 _CORE_KEYS = ("kernel", "log", "sessions")
@@ -303,6 +308,7 @@ def load_config(
         problem = str(exc)
     if problem is not None:
         raise ConfigError(f"{data_dir_source}: the data directory {data_dir!r} cannot be used: {problem}")
+    core.kernel.data_dir = data_dir
     if environ.get("HOOKWIRE_WORKER_ID"):
         core.kernel.worker_id = environ["HOOKWIRE_WORKER_ID"]
     if environ.get("HOOKWIRE_ROLE"):

@@ -24,10 +24,16 @@ from core.events import Envelope, Me
 
 
 class Emission(msgspec.Struct, frozen=True):
-    """One normalized event produced by a translator: the event name and its typed payload."""
+    """One normalized event produced by a translator: the event name and its typed payload.
+
+    ``key``: the event's stable identity, when the native event has one (a message's id with
+    the event name, an ack with its level ...): the same event sent again (a phone re-sending
+    after a reconnect) has the same key, so its envelope gets the same id
+    (:func:`core.events.make_event`). ``None``: the envelope gets a new id."""
 
     name: str
     payload: Any
+    key: str | None = None
 
 
 class RecordTranslator(Protocol):
@@ -59,10 +65,18 @@ class SessionContext(Protocol):
     #: The kernel's data directory (``[kernel] data_dir`` or ``HOOKWIRE_DATA_DIR``).
     data_dir: Path
 
-    async def emit(self, emission: Emission, me: Me | None = None) -> Envelope | None:
+    async def emit(self, emission: Emission, me: Me | None = None, *,
+                   event_id: str | None = None) -> Envelope | None:
         """Wrap ``emission`` in an envelope (id, timestamp, me, metadata, environment) and
         publish it on the bus. Waits when a ``block`` subscriber is full (backpressure).
-        An unregistered event name is logged and dropped (``None``)."""
+        An unregistered event name is logged and dropped (``None``). ``event_id``: the id a
+        re-readable source chose (a replay's, the same at every run of the same run record);
+        else it comes from ``emission.key``, else it is new."""
+        ...
+
+    async def events_stored(self, event_ids: list[str]) -> set[str] | None:
+        """Of ``event_ids``, those every sink that must not lose events has stored (a resumed
+        replay skips them); ``None`` when that cannot be known."""
         ...
 
 
@@ -70,7 +84,13 @@ class EngineSession(Protocol):
     async def run(self, ctx: SessionContext, *, task_status: TaskStatus[None]) -> None:
         """Run the session: call ``task_status.started()`` once the source is open, then emit
         until the source ends (a replay) or the task is cancelled (a live bridge). Raising
-        makes the kernel log the crash and run it again after a backoff."""
+        makes the kernel log the crash and run it again after a backoff.
+
+        Optional members the kernel uses when present: ``progress()`` and ``skip_stuck()``
+        (:class:`core.supervisor.Resumable`: skip what the session keeps crashing on),
+        ``async report_failure(ctx, error)`` (the session was given up: say so, e.g. emit
+        ``session.status`` ``FAILED``), ``close_run(stopped=...)`` (everything it emitted is
+        stored, or it was stopped on request: a replay ends its run)."""
         ...
 
 

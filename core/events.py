@@ -18,7 +18,7 @@ import msgspec
 
 from core import __version__
 from core import payloads as p
-from core.ulid import new_event_id
+from core.ulid import derived_event_id, new_event_id
 
 
 class Me(msgspec.Struct, kw_only=True):
@@ -209,11 +209,19 @@ def make_event(
     env: Environment,
     me: Me | None = None,
     metadata: dict[str, str] | None = None,
+    key: str | None = None,
+    event_id: str | None = None,
 ) -> Envelope:
-    """Wrap a translated payload as the envelope of event ``name``: a new id, now in ms."""
+    """Wrap a translated payload as the envelope of event ``name``, timestamped now (ms).
+
+    The id: ``event_id`` when given; else, with ``key`` (the event's stable identity,
+    :class:`core.engine.Emission`), one derived from (session, key), so the same event sent
+    again gets the same id (:func:`stable_event_id`); else a new one."""
     cls = event_types.get(name) if event_types is not None else CATALOGUE[name]
+    if event_id is None:
+        event_id = new_event_id() if key is None else stable_event_id(session, key, payload)
     return cls(
-        id=new_event_id(),
+        id=event_id,
         timestamp=time.time_ns() // 1_000_000,
         session=session,
         metadata=msgspec.UNSET if metadata is None else metadata,
@@ -223,6 +231,19 @@ def make_event(
         environment=env,
     )
 
+
+def stable_event_id(session: str, key: str, payload: Any) -> str:
+    """The id of the event of ``session`` whose identity is ``key``: BLAKE2b of both; the time
+    part is the event's own ``timestamp`` (seconds or ms, as WhatsApp gives it), 0 without one
+    (a time that changed between two sendings would change the id)."""
+    timestamp = getattr(payload, "timestamp", None)
+    if (isinstance(timestamp, (int, float)) and not isinstance(timestamp, bool)
+            and 0 < timestamp < 1e15):  # finite, and not absurd
+        time_ms = int(timestamp * 1000) if timestamp < 100_000_000_000 else int(timestamp)
+    else:
+        time_ms = 0
+    # Session names are [A-Za-z0-9_.-] and keys JSON text: NUL separates them unambiguously.
+    return derived_event_id(time_ms, f"live\0{session}\0{key}".encode())
 
 #: One encoder for the whole process (msgspec encoders are reusable and thread-safe).
 encoder = msgspec.json.Encoder()

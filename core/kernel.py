@@ -7,6 +7,14 @@ session's source has ended: sessions are cancelled (intake stops), the bus is cl
 sinks finish. On a signal, sinks are told to start no new work and get ``grace_seconds`` for
 what is in flight; otherwise they run until every delivery is final.
 
+Supervision (:mod:`core.supervisor`): a session or sink that crashes is restarted with a
+backoff; one that keeps crashing without progress is skipped past what it is stuck on (an
+engine session that implements :class:`core.supervisor.Resumable`, such as a replay) or given
+up. A session given up is told so (its optional ``report_failure(ctx, error)``: a replay emits
+``session.status`` ``FAILED``) and ends; a ``block`` sink given up stops the kernel (intake
+stops, nothing more can be stored), a ``drop`` sink is only unsubscribed. ``failed_units``
+names them; the CLI then exits with status 1.
+
 Sessions can also be started and stopped while the kernel runs (:meth:`Kernel.start_session`,
 :meth:`Kernel.stop_session`, used by the HTTP API): each runs in the same supervised task group
 as the configured ones, under a cancel scope of its own. The kernel keeps running with no
@@ -31,7 +39,7 @@ from core.engine import Emission, EngineSession
 from core.events import Envelope, Me, environment, make_event
 from core.logging import get_logger
 from core.sink import Sink
-from core.supervisor import Backoff, supervise
+from core.supervisor import Backoff, Resumable, supervise
 
 log = get_logger(__name__)
 
@@ -84,7 +92,8 @@ class KernelSessionContext:
         self._env = environment(config.engine, kernel.app.config.core.kernel.worker_id)
         self._me = Me(id=config.me_id, pushName=config.me_push_name) if config.me_id else None
 
-    async def emit(self, emission: Emission, me: Me | None = None) -> Envelope | None:
+    async def emit(self, emission: Emission, me: Me | None = None, *,
+                   event_id: str | None = None) -> Envelope | None:
         if emission.name not in self.kernel.app.registry.event_types:
             # An engine bug, not bad input: log and count it, never crash-loop on one record.
             self.kernel.stats.unknown_events += 1
@@ -100,10 +109,15 @@ class KernelSessionContext:
             env=self._env,
             me=me or self._me,
             metadata=self.config.metadata,
+            key=emission.key,
+            event_id=event_id,
         )
         self.kernel.stats.events_in[(emission.name, self.engine)] += 1
         await self.kernel.bus.publish(event)
         return event
+
+    async def events_stored(self, event_ids: list[str]) -> set[str] | None:
+        return await self.kernel.events_stored(event_ids)
 
 
 class Kernel:
@@ -129,6 +143,10 @@ class Kernel:
         #: counters), replaced when it is started again.
         self.engine_sessions: dict[str, EngineSession] = {}
         self.stopped_by_signal = False
+        #: Units given up by their supervisor (``session NAME``, ``sink NAME``).
+        self.failed_units: list[str] = []
+        #: Set when a ``block`` sink was given up: the kernel stops.
+        self._fatal = anyio.Event()
         #: Sessions running now, by name (the configured ones and those started at run time).
         self._running: dict[str, RunningSession] = {}
         self._sessions_tg: TaskGroup | None = None
@@ -147,11 +165,21 @@ class Kernel:
 
     async def _run_sink(self, sink: Sink, sub: Subscription, done: anyio.Event,
                         *, task_status: TaskStatus[None]) -> None:
+        unit = f"sink {sink.name}"
+
+        async def failed(error: str) -> None:
+            self.failed_units.append(unit)
+            if sink.overflow == "block":  # it must not lose events: stop taking any
+                log.error("a sink that must not lose events failed: stopping", error=error)
+                self._fatal.set()
+
         with structlog.contextvars.bound_contextvars(plugin=sink.name):
             try:
-                await supervise(f"sink {sink.name}", partial(_call_run, sink.run, sub),
-                                backoff=self.restart_backoff(), task_status=task_status)
-                if not self.bus.closed:
+                await supervise(unit, partial(_call_run, sink.run, sub),
+                                backoff=self.restart_backoff(), task_status=task_status,
+                                progress=sink if isinstance(sink, Resumable) else None,
+                                on_failed=failed)
+                if not self.bus.closed and unit not in self.failed_units:
                     log.warning("sink returned before the bus closed, unsubscribed")
             finally:
                 # Leave the bus: a sink that is done must not hold a ``block`` publisher back,
@@ -172,10 +200,21 @@ class Kernel:
                 session = self.engine_sessions[cfg.name] = engine.create_session(cfg)
             await session.run(ctx, task_status=task_status)
 
+        unit = f"session {cfg.name}"
+
+        async def failed(error: str) -> None:
+            self.failed_units.append(unit)
+            report = getattr(self.engine_sessions.get(cfg.name), "report_failure", None)
+            if report is not None:
+                try:
+                    await report(ctx, error)
+                except Exception as exc:
+                    log.error("cannot report the session as failed", error=f"{type(exc).__name__}: {exc}")
+
         with structlog.contextvars.bound_contextvars(session=cfg.name, engine=cfg.engine):
             log.info("session starting", source=cfg.source)
-            await supervise(f"session {cfg.name}", run_session,
-                            backoff=self.restart_backoff(), task_status=task_status)
+            await supervise(unit, run_session, backoff=self.restart_backoff(), task_status=task_status,
+                            progress=_SessionProgress(self, cfg.name), on_failed=failed)
             log.info("session ended")
 
     # -- sessions at run time ---------------------------------------------------------------
@@ -214,6 +253,19 @@ class Kernel:
             raise SessionNotRunning(f"session {name!r} is not running")
         entry.scope.cancel()
         await entry.done.wait()
+        self._close_run(name, stopped=True)
+
+    def _close_run(self, name: str, *, stopped: bool) -> None:
+        """Tell session ``name`` (its optional ``close_run(stopped=...)``) that what it emitted
+        is stored (the kernel stopped cleanly) or that it was stopped on request: a replay then
+        ends its run, and the next one of that name and file gets new ids."""
+        close = getattr(self.engine_sessions.get(name), "close_run", None)
+        if close is not None:
+            try:
+                close(stopped=stopped)
+            except Exception as exc:
+                log.error("cannot close the session's run", session=name,
+                          error=f"{type(exc).__name__}: {exc}")
 
     async def _session_unit(self, entry: RunningSession, *, task_status: TaskStatus[None]) -> None:
         # A session started at run time inherits its starter's log context (e.g. the API
@@ -286,14 +338,16 @@ class Kernel:
             log.info("kernel ready", sessions=len(self.sessions), sinks=[s.name for s in self.sinks])
             task_status.started()
 
-            await _first_of(stop.wait, self._no_session_left.wait if self.exit_when_done else None)
+            await _first_of(stop.wait, self._fatal.wait,
+                            self._no_session_left.wait if self.exit_when_done else None)
             self.stopped_by_signal = stop.is_set()
             self._intake_stopping = True
             session_scope.cancel()
             await sessions_done.wait()
             self.bus.close()  # stop intake; sinks see end of stream after what is buffered
             log.info("intake stopped", events=self.stats.events_total,
-                     reason="signal" if self.stopped_by_signal else "sources ended")
+                     reason="signal" if self.stopped_by_signal
+                     else "a sink failed" if self._fatal.is_set() else "sources ended")
 
             all_sinks_done = partial(_wait_all, sinks_done)
             if not self.stopped_by_signal:
@@ -307,8 +361,25 @@ class Kernel:
                 if grace.cancelled_caught:
                     log.warning("grace period over, stopping with work in flight",
                                 grace_seconds=self.grace_seconds)
+            if all(d.is_set() for d in sinks_done) and not self._fatal.is_set():
+                for name in list(self.engine_sessions):  # every sink took all it was given
+                    self._close_run(name, stopped=False)
             tg.cancel_scope.cancel()
         log.info("kernel stopped", events=self.stats.events_total)
+
+    async def events_stored(self, event_ids: list[str]) -> set[str] | None:
+        """Of ``event_ids``, those stored by every ``block`` sink (which must not lose events;
+        their optional ``stored_event_ids(ids)`` says), or ``None`` when one of them cannot
+        tell. With no ``block`` sink, nothing needs them: all of them."""
+        stored: set[str] | None = set(event_ids)
+        for sink in self.sinks:
+            if sink.overflow != "block":
+                continue
+            ask = getattr(sink, "stored_event_ids", None)
+            if ask is None:
+                return None
+            stored &= await ask(event_ids)
+        return stored
 
     def summary(self) -> dict[str, Any]:
         result: dict[str, Any] = {"events": self.stats.events_total}
@@ -317,6 +388,27 @@ class Kernel:
             if summary is not None:
                 result[sink.name] = summary()
         return result
+
+
+class _SessionProgress:
+    """The progress of a session for its supervisor: its engine session object's, when it is
+    :class:`Resumable` (built under supervision, so looked up at each crash)."""
+
+    def __init__(self, kernel: Kernel, name: str) -> None:
+        self.kernel = kernel
+        self.name = name
+
+    def _session(self) -> Resumable | None:
+        session = self.kernel.engine_sessions.get(self.name)
+        return session if isinstance(session, Resumable) else None
+
+    def progress(self) -> Any:
+        session = self._session()
+        return session.progress() if session is not None else None
+
+    def skip_stuck(self) -> str | None:
+        session = self._session()
+        return session.skip_stuck() if session is not None else None
 
 
 async def _call_run(method: Any, arg: Any, task_status: TaskStatus[None]) -> None:

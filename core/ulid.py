@@ -1,4 +1,5 @@
-"""Lowercase ULIDs for event ids (``evt_`` + 26 Crockford base32 characters).
+"""Lowercase ULIDs for event ids (``evt_`` + 26 Crockford base32 characters): new ones, and
+ones derived from an identity (:func:`derived_event_id`), the same for the same event.
 
 Written here rather than pulled in as a dependency: it is 30 lines. Ids made in the same
 millisecond by one process increase monotonically (the random part is incremented), so
@@ -7,7 +8,7 @@ ids sort in creation order, which keeps store scans and logs readable.
 
 from __future__ import annotations
 
-import base64
+import hashlib
 import os
 import threading
 import time
@@ -26,8 +27,17 @@ def _encode(value: int, length: int) -> str:
     return "".join(reversed(chars))
 
 
-_B32_TO_CROCKFORD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", _ALPHABET.encode())
+#: Two characters per 10 bits: the 80-bit random part is 8 look-ups (the stdlib's base32
+#: encoder is written in Python and costs several times more).
+_PAIRS = [_ALPHABET[i >> 5] + _ALPHABET[i & 31] for i in range(1024)]
 _last_time_text = ""
+
+
+def _encode80(value: int) -> str:
+    pairs = _PAIRS
+    return (pairs[value >> 70] + pairs[(value >> 60) & 1023] + pairs[(value >> 50) & 1023]
+            + pairs[(value >> 40) & 1023] + pairs[(value >> 30) & 1023] + pairs[(value >> 20) & 1023]
+            + pairs[(value >> 10) & 1023] + pairs[value & 1023])
 
 
 def new_ulid(now_ms: int | None = None) -> str:
@@ -42,8 +52,7 @@ def new_ulid(now_ms: int | None = None) -> str:
             _last_rand = int.from_bytes(os.urandom(10), "big")
             _last_time_text = _encode(ms, 10)  # once per millisecond
         rand, time_text = _last_rand, _last_time_text
-    # 80 bits are exactly 16 base32 characters: the stdlib encoder, mapped to Crockford's.
-    return time_text + base64.b32encode(rand.to_bytes(10, "big")).translate(_B32_TO_CROCKFORD).decode()
+    return time_text + _encode80(rand)
 
 
 def ulid_time_ms(ulid: str) -> int:
@@ -56,3 +65,27 @@ def ulid_time_ms(ulid: str) -> int:
 
 def new_event_id() -> str:
     return "evt_" + new_ulid()
+
+
+_MAX_MS = (1 << 48) - 1
+
+
+_derived_time = (-1, "")  # the last time part made by derived_ulid (a replay's are all one)
+
+
+def derived_ulid(time_ms: int, identity: bytes) -> str:
+    """A ULID that is the same whenever ``identity`` is: ``time_ms`` (clamped to the 48 bits
+    of the time part), then the first 80 bits of BLAKE2b of ``identity`` as the random part.
+    Deterministic ids let a receiver dedupe an event sent again by a restarted source."""
+    global _derived_time
+    ms = min(max(int(time_ms), 0), _MAX_MS)
+    last_ms, time_text = _derived_time
+    if ms != last_ms:
+        time_text = _encode(ms, 10)
+        _derived_time = (ms, time_text)
+    digest = hashlib.blake2b(identity, digest_size=10).digest()
+    return time_text + _encode80(int.from_bytes(digest, "big"))
+
+
+def derived_event_id(time_ms: int, identity: bytes) -> str:
+    return "evt_" + derived_ulid(time_ms, identity)

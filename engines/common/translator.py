@@ -4,12 +4,20 @@ A subclass implements :meth:`BaseTranslator.map`, a pure mapping of one record t
 that keeps its session state in ``self``. It raises :class:`BadRecord` for input that does not
 fit; any other exception is treated the same way, so no record can stop a session. A mapping
 must change state only once it knows the record is good (compute first, then commit).
+
+:meth:`BaseTranslator.translate_line` is the one edge every source goes through (the
+``translate`` command, replays, live bridges): whatever goes wrong with one line, in decoding
+(too deep, not JSON, ``RecursionError``, ``MemoryError`` ...) or in mapping, it is skipped,
+counted in ``bad_records`` and logged with its position; the session goes on.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Mapping
 from typing import Any
+
+import msgspec
 
 from core.engine import Emission
 from core.events import Me
@@ -57,6 +65,13 @@ class BaseTranslator:
         """Emissions of a session that has just started (its first ``session.status``)."""
         return []
 
+    def failed(self) -> list[Emission]:
+        """Emissions of a session the kernel gave up on (``session.status`` ``FAILED``, as WAHA
+        reports a session that cannot go on), through the engine's status tracker when it has
+        one (``self.status``)."""
+        tracker = getattr(self, "status", None)
+        return tracker.set("FAILED") if isinstance(tracker, SessionStatusTracker) else []
+
     def map(self, record: NativeRecord, position: str) -> list[Emission]:
         raise NotImplementedError
 
@@ -67,11 +82,14 @@ class BaseTranslator:
         except BadRecord as exc:
             self.bad(position, None, exc.reason)
             return []
+        except Exception as exc:  # the decoder itself failed (memory, recursion): still one line
+            self.bad(position, None, f"cannot decode: {type(exc).__name__}: {exc}")
+            return []
         return self.translate_record(record, position)
 
     def translate_record(self, record: NativeRecord, position: str) -> list[Emission]:
         try:
-            emissions = self.map(record, position)
+            emissions = [with_identity(emission) for emission in self.map(record, position)]
             if self.sent_by_api:
                 for emission in emissions:
                     self._mark_source(emission.payload)
@@ -93,3 +111,60 @@ class BaseTranslator:
         log.error("bad native record skipped", engine=self.engine, session=self.session,
                   position=position, record_type=record_type, error=reason,
                   bad_records=self.bad_records, **extra)
+
+
+# -- stable identities ---------------------------------------------------------------------
+#
+# The events whose native form carries a stable identity get it as their ``key``
+# (:class:`core.engine.Emission`), so their envelope ids are the same when the phone sends
+# them again: a message (its id, per event name), an ack (message id, ack level, reader), a
+# reaction (its id, the message reacted to, the emoji), a revoke (the revoked message), an
+# edit (the edit's id, the edited message, the new text). Every other event (session status,
+# presence, groups, calls, polls, labels, ``engine.event``) gets a new id each time.
+
+_key_encoder = msgspec.json.Encoder()
+
+
+def _field(value: Any, name: str) -> Any:
+    """``value.name`` of a payload Struct, ``value[name]`` of a mapping (payloads typed ``Any``)."""
+    if isinstance(value, Mapping):
+        return value.get(name)
+    return getattr(value, name, None)
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def identity_key(emission: Emission) -> str | None:
+    """The stable identity of ``emission``, or ``None`` (see above)."""
+    name, payload = emission.name, emission.payload
+    if name in ("message", "message.any", "message.waiting"):
+        parts: tuple[Any, ...] | None = (_text(_field(payload, "id")),)
+    elif name in ("message.ack", "message.ack.group"):
+        ack = _field(payload, "ack")
+        parts = (_text(_field(payload, "id")), ack if isinstance(ack, int) else None,
+                 _text(_field(payload, "participant")) or "")
+    elif name == "message.reaction":
+        reaction = _field(payload, "reaction")
+        parts = (_text(_field(payload, "id")), _text(_field(reaction, "messageId")),
+                 _field(reaction, "text") if isinstance(_field(reaction, "text"), str) else None)
+    elif name == "message.revoked":
+        parts = (_text(_field(payload, "revokedMessageId"))
+                 or _text(_field(_field(payload, "after"), "id")),)
+    elif name == "message.edited":
+        body = _field(payload, "body")
+        parts = (_text(_field(payload, "id")), _text(_field(payload, "editedMessageId")) or "",
+                 body if isinstance(body, str) else "")
+    else:
+        return None
+    if any(part is None for part in parts):
+        return None
+    return _key_encoder.encode((name, *parts)).decode()
+
+
+def with_identity(emission: Emission) -> Emission:
+    if emission.key is not None:
+        return emission
+    key = identity_key(emission)
+    return emission if key is None else Emission(emission.name, emission.payload, key)

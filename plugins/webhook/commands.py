@@ -2,7 +2,10 @@
 
 ``deliveries`` and ``endpoints`` work on the store directly, also while the service runs (the
 SQLite file in WAL mode, or Redis from any host); the running service notices re-sends and
-re-enabled endpoints within a second. An unreachable Redis is one line and exit status 2.
+re-enabled endpoints within a second. ``deliveries retry`` and ``endpoints enable`` say on
+stderr whether a delivery service runs on the store (:mod:`plugins.webhook.liveness`) or the
+re-sends wait for its next start. A listing cut at ``--limit`` says so on stderr. An
+unreachable Redis is one line and exit status 2.
 """
 
 from __future__ import annotations
@@ -22,15 +25,32 @@ from core.config import ConfigError
 from core.events import encoder
 from core.logging import get_logger
 from core.registry import Command
+from plugins.webhook.config import DeliveryConfig
 from plugins.webhook.http import redact_url
+from plugins.webhook.liveness import ServiceState, redis_state, sqlite_state
 from plugins.webhook.receiver import ReceiverOptions, start_receiver
-from plugins.webhook.sink import open_store
+from plugins.webhook.sink import open_store, store_path
 from plugins.webhook.sqlite_store import now_ms
-from plugins.webhook.store import STATUSES, DeliveryFilter
+from plugins.webhook.store import STATUSES, DeliveryFilter, DeliveryStore
 
 log = get_logger("plugins.webhook.cli")
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
+#: ``deliveries list --limit``: rows shown by default, and the most one may ask for (``--all``
+#: has no bound).
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1_000_000
+_NO_LIMIT = 1 << 62
+
+
+def _limit(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, found {text!r}") from None
+    if not 1 <= value <= MAX_LIMIT:
+        raise argparse.ArgumentTypeError(f"expected 1 to {MAX_LIMIT:,} (or --all), found {value}")
+    return value
 
 
 def parse_since(text: str) -> int:
@@ -92,7 +112,11 @@ def _deliveries_args(parser: argparse.ArgumentParser) -> None:
     lister.add_argument("--event", help="event name")
     lister.add_argument("--endpoint", help="endpoint name or URL")
     lister.add_argument("--since", help="15m, 2h, 7d or an ISO time")
-    lister.add_argument("--limit", type=int, default=100)
+    shown = lister.add_mutually_exclusive_group()
+    shown.add_argument("--limit", type=_limit, default=DEFAULT_LIMIT, metavar="N",
+                       help=f"show at most N deliveries, oldest first (default {DEFAULT_LIMIT}, "
+                            f"at most {MAX_LIMIT:,}); a cut list says so on stderr")
+    shown.add_argument("--all", action="store_true", help="show every matching delivery")
     lister.add_argument("--json", action="store_true", help="one JSON object per line")
     show = sub.add_parser("show", help="one delivery with every attempt")
     show.add_argument("id")
@@ -108,10 +132,13 @@ async def _deliveries(args: argparse.Namespace, app: App) -> int:
     await store.open()
     try:
         if args.action == "list":
+            limit = _NO_LIMIT if args.all else args.limit
             flt = DeliveryFilter(status=args.status, session=args.session, event=args.event,
-                                 endpoint=args.endpoint, limit=args.limit,
+                                 endpoint=args.endpoint, limit=limit if args.all else limit + 1,
                                  since=parse_since(args.since) if args.since else None)
-            for row in await store.list_deliveries(flt):
+            rows = await store.list_deliveries(flt)
+            cut = len(rows) > limit
+            for row in rows[:limit]:
                 row.url, row.endpoint = redact_url(row.url), redact_url(row.endpoint)
                 if args.json:
                     print(encoder.encode(row).decode())
@@ -119,6 +146,10 @@ async def _deliveries(args: argparse.Namespace, app: App) -> int:
                     print(f"{row.id}  {row.status:<9} {row.event_name:<20} {row.session:<10} "
                           f"attempts={row.attempts} last={row.last_status or row.last_error or '-'}  "
                           f"next={_iso(row.next_attempt_at) if row.status == 'pending' else '-'}  {row.url}")
+            if cut:
+                sys.stdout.flush()  # the notice comes after the rows when both go to a terminal
+                print(f"# the list is cut at {limit} deliveries (--limit); more match: "
+                      f"--limit N shows up to N, --all shows every one", file=sys.stderr)
             return 0
         if args.action == "show":
             found = await store.get_delivery(args.id)
@@ -140,9 +171,29 @@ async def _deliveries(args: argparse.Namespace, app: App) -> int:
             count = await store.retry(None, DeliveryFilter(
                 status="dead", since=parse_since(args.since) if args.since else None))
         print(f"{count} deliveries queued for re-sending")
+        if count:
+            await _say_who_sends(app, store)
         return 0 if count or not args.ids else 1
     finally:
         await store.close()
+
+
+async def service_state(app: App, store: DeliveryStore) -> ServiceState:
+    """Whether a delivery service runs on the configured store (``liveness.py``)."""
+    delivery: DeliveryConfig = app.config.section("delivery")
+    if delivery.backend == "redis":
+        return await redis_state(store)
+    return sqlite_state(store_path(app.config, delivery))
+
+
+async def _say_who_sends(app: App, store: DeliveryStore) -> None:
+    state = await service_state(app, store)
+    sys.stdout.flush()
+    if state.running:
+        print(f"# {state.detail} sends them within a second", file=sys.stderr)
+    else:
+        print(f"hookwire: {state.detail}: they wait in the store and are sent when a service "
+              "starts on it (python -m core, or --role worker)", file=sys.stderr)
 
 
 # -- endpoints -------------------------------------------------------------------------------
@@ -174,6 +225,7 @@ async def _endpoints(args: argparse.Namespace, app: App) -> int:
             print(f"hookwire: no endpoint {args.endpoint!r} (see `endpoints list`)", file=sys.stderr)
             return 1
         print(f"endpoint {args.endpoint} enabled; {count} held deliveries queued")
+        await _say_who_sends(app, store)
         return 0
     finally:
         await store.close()

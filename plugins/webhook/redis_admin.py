@@ -18,6 +18,7 @@ from plugins.webhook.store import (
     DeliveryRow,
     EndpointRow,
     EndpointState,
+    EventDeliveries,
 )
 
 
@@ -58,6 +59,21 @@ class RedisAdmin:
             if count:
                 totals[status] = totals.get(status, 0) + count
         return totals
+
+    async def event_deliveries(self, event_ids: list[str]) -> dict[str, EventDeliveries]:
+        async def run() -> list[Any]:
+            pipe = self.link.client.pipeline(transaction=False)
+            for event_id in event_ids:
+                pipe.hgetall(self.key("ev", event_id))
+            return list(await pipe.execute())
+
+        found: dict[str, EventDeliveries] = {}
+        for event_id, fields in zip(event_ids, await self.call(run) if event_ids else [], strict=True):
+            if fields:  # the event hash: name, session, and '@<endpoint>' per delivery
+                found[event_id] = EventDeliveries(
+                    fields[b"name"].decode(), fields[b"session"].decode(),
+                    {k[1:].decode() for k in fields if k.startswith(b"@")})
+        return found
 
     async def stats(self) -> dict[str, int]:
         """Across every worker: ``reclaimed`` (claims taken over) and ``stale_outcomes``."""

@@ -19,7 +19,7 @@ import anyio
 from aiohttp import web
 from anyio.abc import TaskGroup, TaskStatus
 
-from core.bus import Subscription
+from core.bus import Subscription, matches
 from core.config import Config
 from core.events import Envelope, encoder
 from core.logging import get_logger
@@ -27,6 +27,7 @@ from core.ulid import new_ulid
 from plugins.webhook.config import DeliveryConfig, RetryConfig, WebhookConfig
 from plugins.webhook.dispatcher import AttemptRecorder, EndpointWorker
 from plugins.webhook.http import redact_url
+from plugins.webhook.liveness import WorkerLock
 from plugins.webhook.matching import chat_of
 from plugins.webhook.receiver import ReceiverOptions, start_receiver
 from plugins.webhook.redis_config import endpoint_settings, redis_store
@@ -99,7 +100,12 @@ class WebhookSink:
         subscription.events = self.events  # session webhooks may have been set before the run
         await self.store.open()
         receiver: web.AppRunner | None = None
+        # A dispatching process on SQLite says so to the CLI (``deliveries retry``).
+        worker_lock = (WorkerLock(store_path(self.config, self.delivery))
+                       if self.dispatching and isinstance(self.store, SQLiteDeliveryStore) else None)
         try:
+            if worker_lock is not None:
+                worker_lock.acquire()
             # Only a dispatching process takes back claims of a stopped one (an engines
             # process sharing the SQLite file with a worker must not touch the worker's).
             recovered = await self.store.recover() if self.dispatching else 0
@@ -126,6 +132,8 @@ class WebhookSink:
                 if receiver is not None:
                     await receiver.cleanup()
                 await self.store.close()
+                if worker_lock is not None:
+                    worker_lock.release()
 
     async def _serve(self, subscription: Subscription, http: aiohttp.ClientSession,
                      task_status: TaskStatus[None]) -> None:
@@ -346,6 +354,22 @@ class WebhookSink:
                 log.info("delivered rows pruned", deliveries=pruned,
                          retention_hours=self.delivery.retention_hours)
             await anyio.sleep(PRUNE_EVERY_SECONDS)
+
+    async def stored_event_ids(self, event_ids: list[str]) -> set[str]:
+        """Of ``event_ids``, the events that need nothing more from this sink: stored, with a
+        delivery for every webhook that wants them now (the kernel asks for a resumed replay,
+        ``core.kernel.Kernel.events_stored``). An event no webhook wants is never stored: it
+        is sent again, and ignored again."""
+        found = await self.store.event_deliveries(event_ids)
+        hooks = list(self.routing.hooks_in_use().values())
+        done = set()
+        for event_id, stored in found.items():
+            wanted = {hook.key for hook in hooks
+                      if ("*" in hook.sessions or stored.session in hook.sessions)
+                      and matches(hook.events, stored.name)}
+            if wanted <= stored.endpoints:
+                done.add(event_id)
+        return done
 
     def summary(self) -> dict[str, Any]:
         outcomes = dict(self.recorder.outcomes) if self.recorder else {}

@@ -25,6 +25,7 @@ from plugins.webhook.store import (
     DeliveryRow,
     EndpointRow,
     EndpointState,
+    EventDeliveries,
     NewDelivery,
     StoredEvent,
 )
@@ -374,6 +375,21 @@ class SQLiteDeliveryStore:
             return gone
 
         return await self._tx(run)
+
+    async def event_deliveries(self, event_ids: list[str]) -> dict[str, EventDeliveries]:
+        def run(conn: sqlite3.Connection) -> dict[str, EventDeliveries]:
+            found: dict[str, EventDeliveries] = {}
+            for start in range(0, len(event_ids), 500):
+                chunk = event_ids[start:start + 500]
+                for event_id, name, session, endpoint in conn.execute(
+                        "SELECT e.id, e.name, e.session, d.endpoint FROM events e LEFT JOIN deliveries d"
+                        f" ON d.event_id = e.id WHERE e.id IN ({','.join('?' * len(chunk))})", chunk):
+                    entry = found.setdefault(event_id, EventDeliveries(name, session, set()))
+                    if endpoint is not None:
+                        entry.endpoints.add(endpoint)
+            return found
+
+        return await self._run(run)
 
     async def counts(self) -> dict[str, int]:
         def run(conn: sqlite3.Connection) -> dict[str, int]:

@@ -69,6 +69,14 @@ class AttemptRecord(msgspec.Struct, frozen=True):
     next_attempt_at: int | None
 
 
+class EventDeliveries(msgspec.Struct):
+    """A stored event: its name, session and the endpoints it has a delivery for."""
+
+    name: str
+    session: str
+    endpoints: set[str]
+
+
 class DeliveryRow(msgspec.Struct, kw_only=True):
     id: str
     event_id: str
@@ -159,3 +167,7 @@ class DeliveryStore(Protocol):
 
     async def prune(self, delivered_before: int) -> int: ...
     async def counts(self) -> dict[str, int]: ...
+
+    async def event_deliveries(self, event_ids: list[str]) -> dict[str, EventDeliveries]:
+        """The events of ``event_ids`` that are stored, with their deliveries' endpoints (a
+        resumed replay asks, through the sink, which of its events need nothing more)."""

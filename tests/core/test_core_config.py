@@ -116,12 +116,15 @@ def test_toml_becomes_typed_structs(tmp_path):
 
 
 def test_defaults_apply_and_environment_overrides(tmp_path, monkeypatch):
-    config = load(tmp_path, "", environ={"RELAY_RETRIES": "9", "HOOKWIRE_WORKER_ID": "w-2"})
+    config = load(tmp_path, "", environ={"RELAY_RETRIES": "9", "HOOKWIRE_WORKER_ID": "w-2",
+                                         "HOOKWIRE_DATA_DIR": str(tmp_path / "state")})
     assert config.core.sessions == []
     assert config.core.kernel.grace_seconds == 10.0
     assert config.core.kernel.worker_id == "w-2"
     assert config.section("relay").retries == 9
-    monkeypatch.setenv("HOOKWIRE_DATA_DIR", str(tmp_path / "state"))
+    assert config.data_dir == tmp_path / "state"
+    assert config.core.kernel.data_dir == str(tmp_path / "state")  # what check-config prints
+    monkeypatch.setenv("HOOKWIRE_DATA_DIR", str(tmp_path / "later"))  # read once, when loaded
     assert config.data_dir == tmp_path / "state"
 
 

@@ -102,7 +102,8 @@ def write_config(path: Path, *, webhooks: list[dict[str, Any]] = (), kernel: dic
     """A config file; its store is the file of the same name with ``.sqlite3`` (unless
     ``delivery`` says otherwise)."""
     parts = []
-    tables = {"kernel": {"grace_seconds": 5, **(kernel or {})},
+    # The data dir next to the config (replay run records), never the working directory's.
+    tables = {"kernel": {"grace_seconds": 5, "data_dir": str(path.with_suffix(".data")), **(kernel or {})},
               "log": {"level": "debug"},
               "delivery": {"store_path": str(store_file(path)), **(delivery or {})}}
     for name, values in tables.items():
