@@ -60,9 +60,11 @@ class RecordingContext:
         self.envelopes: list[Envelope] = []
         self._changed = anyio.Event()
 
-    async def emit(self, emission: Emission, me: Me | None = None) -> Envelope:
+    async def emit(self, emission: Emission, me: Me | None = None, *,
+                   event_id: str | None = None) -> Envelope:
         envelope = make_event(None, emission.name, emission.payload, session=self.session,
-                              engine=self.engine, env=environment(self.engine, None), me=me)
+                              engine=self.engine, env=environment(self.engine, None), me=me,
+                              key=emission.key, event_id=event_id)
         self.envelopes.append(envelope)
         self._changed.set()
         self._changed = anyio.Event()
