@@ -122,12 +122,30 @@ function usageError(message) {
 }
 
 /** JSON.stringify replacer: ``this[key]`` is the value before ``toJSON`` (a Buffer's toJSON
- * would give ``{type, data: [...]}``). */
+ * would give ``{type, data: [...]}``). A command's answer keeps each object's ``toJSON`` form,
+ * as WAHA's HTTP answers do (a protobuf message's enums by name: ``status: "PENDING"``). */
 function replacer(key, value) {
   const raw = this[key];
   if (raw instanceof Uint8Array) return Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('base64');
   if (typeof value === 'bigint') return value.toString();
   return value;
+}
+
+/** How a protobuf message (Baileys' ``proto.*``) is written in an event record: as its
+ * ``toJSON`` does, but with enums as numbers, as the library's listeners (and so the
+ * translators, engine-mapping §1.2) see them: ``protocolMessage.type: 0``, not ``"REVOKE"``. */
+const PROTO_AS_RECORD = { longs: String, bytes: String, json: true };
+
+function isProtoMessage(value) {
+  return value !== null && typeof value === 'object' && typeof value.toJSON === 'function'
+    && typeof value.constructor?.toObject === 'function';
+}
+
+/** The replacer of event records: :func:`replacer`, protobuf messages with numeric enums. */
+export function recordReplacer(key, value) {
+  const raw = this[key];
+  if (isProtoMessage(raw)) return raw.constructor.toObject(raw, PROTO_AS_RECORD);
+  return replacer.call(this, key, value);
 }
 
 /** While a send command runs, native records wait (in order) until its answer is written:
@@ -140,7 +158,8 @@ const held = [];
 export function writeRecord(type, data) {
   let line;
   try {
-    line = JSON.stringify({ type, data: data === undefined ? null : data, ts: Date.now() }, replacer);
+    line = JSON.stringify({ type, data: data === undefined ? null : data, ts: Date.now() },
+      type.startsWith('hookwire.') ? replacer : recordReplacer);
   } catch (err) {
     log('error', 'native event not written: it cannot be encoded as JSON', {
       record_type: type,
