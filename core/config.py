@@ -26,9 +26,10 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from core.config_errors import SECRET_KEY as SECRET_KEY
+
 # ``masked`` and ``describe_range`` are part of this module's interface (check-config, plugins).
 from core.config_errors import describe_range, describe_validation_error, unannotated
-from core.config_errors import SECRET_KEY as SECRET_KEY
 from core.config_errors import masked as masked
 from core.logging import mask_credentials
 

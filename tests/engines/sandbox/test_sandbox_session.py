@@ -13,12 +13,12 @@ import msgspec
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bridge"))
-from bridge_helpers import RecordingContext  # type: ignore[import-not-found]  # noqa: E402
+from bridge_helpers import RecordingContext  # type: ignore[import-not-found]
 
-from core.config import SessionConfig, SessionSandbox  # noqa: E402
-from core.engine import CommandError, SandboxTarget  # noqa: E402
-from engines.noweb.plugin import create_session as noweb_session  # noqa: E402
-from engines.webjs.plugin import create_session as webjs_session  # noqa: E402
+from core.config import SessionConfig, SessionSandbox
+from core.engine import CommandError, SandboxTarget
+from engines.noweb.plugin import create_session as noweb_session
+from engines.webjs.plugin import create_session as webjs_session
 
 RECORDINGS = Path(__file__).resolve().parents[3] / "config" / "recordings"
 SEEDED = {"WEBJS": ("webjs-demo.jsonl", "false_22222222222@c.us_AC3F2B9E41D0C8A7F5E6B1D2C3A4F5E6"),
