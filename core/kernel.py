@@ -30,6 +30,7 @@ from core.config import SessionConfig
 from core.engine import Emission, EngineSession
 from core.events import Envelope, Me, environment, make_event
 from core.logging import get_logger
+from core.metrics import UNKNOWN_EVENTS, count_event_in
 from core.sink import Sink
 from core.supervisor import Backoff, supervise
 
@@ -88,6 +89,7 @@ class KernelSessionContext:
         if emission.name not in self.kernel.app.registry.event_types:
             # An engine bug, not bad input: log and count it, never crash-loop on one record.
             self.kernel.stats.unknown_events += 1
+            UNKNOWN_EVENTS.inc()
             log.error("engine emitted an unregistered event name, dropped", event_name=emission.name,
                       unknown_events=self.kernel.stats.unknown_events)
             return None
@@ -102,6 +104,9 @@ class KernelSessionContext:
             metadata=self.config.metadata,
         )
         self.kernel.stats.events_in[(emission.name, self.engine)] += 1
+        count_event_in(emission.name, self.engine)
+        if emission.name == "session.status":
+            self.kernel.note_status(self.session, emission.payload)
         await self.kernel.bus.publish(event)
         return event
 
@@ -129,6 +134,8 @@ class Kernel:
         #: counters), replaced when it is started again.
         self.engine_sessions: dict[str, EngineSession] = {}
         self.stopped_by_signal = False
+        #: The last ``session.status`` of each session, by name (for metrics).
+        self.session_statuses: dict[str, str] = {}
         #: Sessions running now, by name (the configured ones and those started at run time).
         self._running: dict[str, RunningSession] = {}
         self._sessions_tg: TaskGroup | None = None
@@ -178,6 +185,11 @@ class Kernel:
                             backoff=self.restart_backoff(), task_status=task_status)
             log.info("session ended")
 
+    def note_status(self, session: str, payload: Any) -> None:
+        status = payload.get("status") if isinstance(payload, dict) else getattr(payload, "status", None)
+        if isinstance(status, str):
+            self.session_statuses[session] = status
+
     # -- sessions at run time ---------------------------------------------------------------
 
     def session_names(self) -> list[str]:
@@ -204,6 +216,7 @@ class Kernel:
             raise SessionError(f"unknown engine {cfg.engine!r} (known: {known})")
         entry = self._running[cfg.name] = RunningSession(cfg)
         self.engine_sessions.pop(cfg.name, None)
+        self.session_statuses.pop(cfg.name, None)
         await self._sessions_tg.start(self._session_unit, entry)
 
     async def stop_session(self, name: str) -> None:
