@@ -25,7 +25,6 @@ from core.registry import Registry
 from plugins.api.config import ApiConfig, is_loopback
 from plugins.api.errors import ApiError
 from plugins.api.manager import SessionManager
-from plugins.api.metrics import Histogram
 from plugins.api.openapi import build_openapi
 from plugins.api.server import all_routes, build_app
 from plugins.api.session_commands import restore
@@ -54,8 +53,6 @@ class ApiSink:
                                       self.session_store, self.tracker)
         #: The delivery service, once running (None when no plugin delivers).
         self.delivery_service: DeliveryService | None = None
-        #: Attempt durations seen by ``/metrics`` scrapes (fed from the delivery service).
-        self.latency = Histogram()
         #: The port listened on once running (``port = 0`` picks one).
         self.port: int | None = None
         #: When the service started (Unix ms; for ``/api/server/status``).

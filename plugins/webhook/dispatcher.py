@@ -21,6 +21,7 @@ import anyio
 from core.logging import get_logger, level_check
 from plugins.webhook.config import WebhookConfig
 from plugins.webhook.http import AttemptAnswer, post, redact_url
+from plugins.webhook.metrics import EndpointMetrics
 from plugins.webhook.outcome import judge
 from plugins.webhook.retry import RetryPolicy
 from plugins.webhook.signing import StandardWebhooksSigner
@@ -90,6 +91,7 @@ class EndpointWorker:
         #: What logs show: the key is the URL unless the webhook has a name (never credentials).
         self.endpoint_shown = redact_url(hook.key)
         self.url = redact_url(hook.url)
+        self.metrics = EndpointMetrics(self.endpoint_shown)
         self.store = store
         self.http = http
         self.recorder = recorder
@@ -227,6 +229,7 @@ class EndpointWorker:
             duration_ms=answer.duration_ms, status_code=answer.status_code, error=answer.error,
             response_body=answer.response_body, outcome=verdict.status, next_attempt_at=next_at,
         ), self)
+        self.metrics.attempt(delivery.id, answer.status_code, answer.duration_ms, verdict.status)
         if verdict.status == "delivered":
             # The hot path: a counter (the recorder's outcomes), and a debug line only when
             # someone reads debug lines.
