@@ -95,7 +95,7 @@ class RedisListing:
             item = await cursors[index].next()
             if item is not None:
                 heapq.heappush(heap, (item[0], index, item[1]))
-            if len(page) >= PAGE:
+            if len(page) >= min(PAGE, limit - len(rows)):  # no more than the page still needs
                 await flush()
         if page:
             await flush()

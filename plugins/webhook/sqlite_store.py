@@ -327,14 +327,20 @@ class SQLiteDeliveryStore:
             params.append(flt.after_seq)
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
-    async def list_deliveries(self, flt: DeliveryFilter) -> list[DeliveryRow]:
-        where, params = self._where(flt)
+    @classmethod
+    def listing_query(cls, flt: DeliveryFilter) -> tuple[str, list[Any]]:
+        """The listing's SQL and parameters: keyset paging on ``seq`` (an index search from the
+        cursor, whatever page it is)."""
+        where, params = cls._where(flt)
         order = "DESC" if flt.newest_first else "ASC"
-        query = (f"SELECT {_DELIVERY_COLUMNS} FROM deliveries d JOIN events e ON e.id = d.event_id"
-                 f"{where} ORDER BY d.seq {order} LIMIT ?")
+        return (f"SELECT {_DELIVERY_COLUMNS} FROM deliveries d JOIN events e ON e.id = d.event_id"
+                f"{where} ORDER BY d.seq {order} LIMIT ?", [*params, flt.limit])
+
+    async def list_deliveries(self, flt: DeliveryFilter) -> list[DeliveryRow]:
+        query, params = self.listing_query(flt)
 
         def run(conn: sqlite3.Connection) -> list[DeliveryRow]:
-            return [_delivery_row(r) for r in conn.execute(query, [*params, flt.limit])]
+            return [_delivery_row(r) for r in conn.execute(query, params)]
 
         return await self._run(run)
 
