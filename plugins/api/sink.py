@@ -31,6 +31,7 @@ from plugins.api.session_commands import restore
 from plugins.api.session_store import ApiSessionStore
 from plugins.api.state import SessionTracker
 from plugins.api.ws import WsHub
+from plugins.api.ws_tickets import TicketBook
 
 log = get_logger("plugins.api")
 
@@ -46,6 +47,8 @@ class ApiSink:
         self.config: ApiConfig = config.section("api")
         self.tracker = SessionTracker()
         self.hub = WsHub(self.config.ws_buffer)
+        #: One-time tickets for browsers' WebSockets (``/ws?ticket=``).
+        self.tickets = TicketBook()
         db = (config.resolve_path(self.config.sessions_db) if self.config.sessions_db
               else config.data_dir / "api-sessions.sqlite3")
         self.session_store = ApiSessionStore(db)

@@ -20,7 +20,8 @@ The scenario is a JSON list of runs; run N of the bridge (counted in ``DIR/fake-
 - ``{"answers": {COMMAND: ANSWER}}``: how ``wait`` answers commands that carry an ``id``.
   ANSWER is ``{"result": X}``, ``{"error": {"code", "message"}}``, either with
   ``"delay": SECONDS``, or ``{"never": true}`` (no answer), ``{"crash": true}`` (die from
-  SIGKILL), ``{"exit": CODE}``. Without an entry, ``stop`` is answered ``null`` then the bridge
+  SIGKILL), ``{"exit": CODE}``; ``"records": [...]`` writes those records after the answer
+  (a command that changes what the bridge reports, e.g. a new QR code). Without an entry, ``stop`` is answered ``null`` then the bridge
   exits 0, ``logout`` is answered ``null`` then it exits 3, anything else gets an
   ``unsupported`` error;
 - ``{"wait": true}``: read commands until ``stop`` (then exit 0) or end of stdin (exit 0).
@@ -176,6 +177,8 @@ def serve_commands(auth_dir: Path, answers: dict[str, dict[str, Any]], ignore_st
             timer.start()
         else:
             write_result(request_id, answer)
+        for record in answer.get("records", []):
+            write_record(record)
     return None
 
 
