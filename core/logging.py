@@ -4,6 +4,9 @@ stdlib loggers (aiohttp, asyncio, third-party plugins) go through the same proce
 ``structlog.stdlib.ProcessorFormatter``. ``event`` is structlog's message key, so a WhatsApp
 event name is logged as ``event_name``. Context such as ``session``, ``engine``, ``plugin`` and
 ``delivery_id`` is bound with :func:`structlog.contextvars.bound_contextvars`.
+
+Console lines are :class:`core.console.ConsoleRenderer`'s: one line per entry that fits the
+terminal, the fields that matter first, human units; JSON lines keep every key.
 """
 
 from __future__ import annotations
@@ -42,8 +45,12 @@ def configure_logging(fmt: str = "auto", level: str = "info", stream: TextIO | N
         renderer = structlog.processors.JSONRenderer(sort_keys=False)
         exc = [structlog.processors.dict_tracebacks]
     else:
-        renderer = structlog.dev.ConsoleRenderer(colors=stream.isatty())
-        exc = []
+        from core.console import ConsoleRenderer
+
+        renderer = ConsoleRenderer(colors=stream.isatty())
+        exc = [structlog.processors.format_exc_info]
+    global _format
+    _format = fmt  # console or json
     shared = _shared_processors()
     structlog.configure(
         # filter_by_level first: a filtered-out call costs a level check, not the whole chain.
@@ -68,6 +75,14 @@ def configure_logging(fmt: str = "auto", level: str = "info", stream: TextIO | N
     root.addHandler(handler)
     root.setLevel(_LEVELS.get(level, logging.INFO))
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+
+
+_format = "json"
+
+
+def console_format() -> bool:
+    """Whether log lines are for a person (console) rather than JSON, as last configured."""
+    return _format == "console"
 
 
 def get_logger(name: str) -> Any:

@@ -246,7 +246,8 @@ class EndpointWorker:
         return dict(
             delivery_id=delivery.id, event_id=delivery.event_id, event_name=delivery.event_name,
             session=delivery.session, url=self.url, attempt=attempt, status=answer.status_code,
-            duration_ms=answer.duration_ms, error=answer.error, outcome=outcome, next_attempt_at=next_at,
+            duration_ms=answer.duration_ms, error=answer.error or _http_reason(answer), outcome=outcome,
+            next_attempt_at=next_at,
         )
 
     async def _health(self, failed: bool, disable: bool, status: int | None, error: str | None) -> None:
@@ -278,3 +279,11 @@ class EndpointWorker:
             await self.store.set_endpoint(self.endpoint, self.hook.url, "paused",
                                           f"{self.failures} consecutive failures", self.failures,
                                           None, stamp)
+
+
+def _http_reason(answer: AttemptAnswer) -> str | None:
+    """What a receiver that answered said, in words: its status and the start of its body."""
+    if answer.status_code is None or 200 <= answer.status_code < 300:
+        return None
+    body = " ".join((answer.response_body or "").split())[:80]
+    return f"HTTP {answer.status_code}" + (f": {body}" if body else "")
