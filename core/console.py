@@ -22,6 +22,7 @@ import msgspec
 
 #: Shown first, in this order; the other fields follow in the order they were given.
 PRIORITY = ("session", "event_name", "status", "attempt", "outcome", "next_attempt_at", "error",
+            "response",
             "endpoint", "url", "duration_ms", "delivery_id", "engine",
             # the progress line's
             "events", "in_rate", "delivered", "rate", "pending", "retrying", "dead", "failing")

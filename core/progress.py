@@ -23,8 +23,9 @@ log = get_logger("core.progress")
 SINK_TIMEOUT_SECONDS = 2.0
 
 
-async def snapshot(kernel: Kernel) -> dict[str, Any]:
-    """What the progress line reports, now."""
+async def snapshot(kernel: Kernel) -> dict[str, Any] | None:
+    """What the progress line reports, now; None when a sink cannot tell (its store is
+    closing or unreachable: no line rather than one without its numbers)."""
     numbers: dict[str, Any] = {"events": kernel.stats.events_total}
     for sink in kernel.sinks:
         progress = getattr(sink, "progress", None)
@@ -35,6 +36,7 @@ async def snapshot(kernel: Kernel) -> dict[str, Any]:
                 numbers.update(await progress())
         except Exception as exc:  # never let a report break the run
             log.debug("sink progress unavailable", sink=sink.name, error=f"{type(exc).__name__}: {exc}")
+            return None
     return numbers
 
 
@@ -47,7 +49,7 @@ async def report_progress(kernel: Kernel, interval: float) -> None:
     while True:
         await anyio.sleep(interval)
         numbers = await snapshot(kernel)
-        if numbers == last:
+        if numbers is None or numbers == last:
             continue
         now = time.monotonic()
         elapsed = max(now - last_at, 1e-9)

@@ -246,8 +246,8 @@ class EndpointWorker:
         return dict(
             delivery_id=delivery.id, event_id=delivery.event_id, event_name=delivery.event_name,
             session=delivery.session, url=self.url, attempt=attempt, status=answer.status_code,
-            duration_ms=answer.duration_ms, error=answer.error or _http_reason(answer), outcome=outcome,
-            next_attempt_at=next_at,
+            duration_ms=answer.duration_ms, error=answer.error, outcome=outcome, next_attempt_at=next_at,
+            response=_response_excerpt(answer),
         )
 
     async def _health(self, failed: bool, disable: bool, status: int | None, error: str | None) -> None:
@@ -281,9 +281,8 @@ class EndpointWorker:
                                           None, stamp)
 
 
-def _http_reason(answer: AttemptAnswer) -> str | None:
-    """What a receiver that answered said, in words: its status and the start of its body."""
-    if answer.status_code is None or 200 <= answer.status_code < 300:
+def _response_excerpt(answer: AttemptAnswer) -> str | None:
+    """The start of what a receiver that refused said (its body, on one line)."""
+    if answer.status_code is None or 200 <= answer.status_code < 300 or not answer.response_body:
         return None
-    body = " ".join((answer.response_body or "").split())[:80]
-    return f"HTTP {answer.status_code}" + (f": {body}" if body else "")
+    return " ".join(answer.response_body.split())[:80]

@@ -110,7 +110,10 @@ async def test_health_is_503_when_delivery_is_stuck(tmp_path):
 
             async def stuck() -> dict | None:
                 code, body = await api.get("/health")
-                return body if code == 503 else None
+                # The oldest delivery's age counts from when the store took it, a moment after
+                # it was due: once stuck, wait until that age is past the limit too.
+                old = code == 503 and body["error"]["delivery"]["oldest_pending_age_seconds"] >= 0.3
+                return body if old else None
 
             health = await until(stuck)
     delivery = health["error"]["delivery"]

@@ -25,7 +25,7 @@ WIDTH = 100
 #: The keys the README's "Logs" table documents for a failed attempt.
 ATTEMPT_KEYS = {"event", "timestamp", "level", "logger", "event_name", "session", "delivery_id",
                 "event_id", "url", "attempt", "status", "duration_ms", "error", "outcome",
-                "next_attempt_at", "plugin"}
+                "next_attempt_at", "plugin", "response"}
 
 def receiver_script():
     tries: dict[int, int] = {}
@@ -108,7 +108,8 @@ async def test_json_lines_keep_every_documented_key(tmp_path, scripted_site):
     assert len(failed) == len(FLAKY) + len(DEAD) and len(dead) == len(DEAD)
     for record in failed + dead:
         assert ATTEMPT_KEYS <= set(record), ATTEMPT_KEYS - set(record)
-        assert record["status"] == 500 and record["error"].startswith("HTTP 500")
+        assert record["status"] == 500 and record["error"] is None  # it answered: no error
+        assert record["response"] == '{"error": "database is locked"}'  # what it said
         assert record["url"].endswith("/hook") and record["delivery_id"].startswith("dlv_")
     assert {r["level"] for r in failed} == {"warning"} and {r["level"] for r in dead} == {"error"}
     assert all(isinstance(r["next_attempt_at"], int) for r in failed)
