@@ -18,8 +18,9 @@ from core.app import App
 from core.config import ConfigError, SessionConfig, config_path, masked
 from core.events import encoder, environment, make_event
 from core.kernel import Kernel
-from core.logging import get_logger
+from core.logging import console_format, get_logger
 from core.plugins import PluginLoadError
+from core.progress import report_progress
 from core.registry import Command
 
 log = get_logger("core.cli")
@@ -41,8 +42,40 @@ async def serve(kernel: Kernel) -> None:
                     stop.set()
 
         tg.start_soon(watch_signals)
+        tg.start_soon(report_progress, kernel, kernel.app.config.core.log.progress_seconds)
         await kernel.run(stop)
         tg.cancel_scope.cancel()
+
+
+def _count(n: int, word: str) -> str:
+    if n == 1:
+        return f"1 {word}"
+    return f"{n:,} " + (word[:-1] + "ies" if word.endswith("y") else word + "s")
+
+
+def human_summary(what: str, summary: dict[str, Any], seconds: float) -> str:
+    """The end of a run in words: events in, deliveries and what became of them, the time."""
+    events = summary.get("events", 0)
+    lines = [f"{what} done in {seconds:.1f} s: {_count(events, 'event')} in"
+             + (f" ({events / seconds:,.0f}/s)" if seconds > 0 and events else "")]
+    webhook = summary.get("webhook")
+    if isinstance(webhook, dict):
+        parts = [f"{webhook.get(k, 0):,} {k}" for k in ("delivered", "dead", "disabled")
+                 if webhook.get(k) or k == "delivered"]
+        retried = webhook.get("retried_attempts", 0)
+        lines.append(f"  {_count(webhook.get('deliveries', 0), 'delivery')}: " + ", ".join(parts)
+                     + (f"; {_count(retried, 'retried attempt')}" if retried else ""))
+        if webhook.get("dead"):
+            lines.append("  dead ones are kept: python -m core deliveries list --status dead")
+    return "\n".join(lines)
+
+
+def log_summary(what: str, summary: dict[str, Any], seconds: float) -> None:
+    """A person reads the summary in words; JSON lines keep every number as a key."""
+    if console_format():
+        log.info(human_summary(what, summary, seconds))
+    else:
+        log.info("done", seconds=round(seconds, 3), **summary)
 
 
 # -- run -------------------------------------------------------------------------------------
@@ -55,8 +88,7 @@ async def _run(args: argparse.Namespace, app: App) -> int:
     kernel = Kernel(app)
     started = time.monotonic()
     await serve(kernel)
-    summary = kernel.summary()
-    log.info("done", seconds=round(time.monotonic() - started, 3), **summary)
+    log_summary("run", kernel.summary(), time.monotonic() - started)
     return _failed_status(kernel)
 
 
@@ -99,7 +131,10 @@ async def _replay(args: argparse.Namespace, app: App) -> int:
     kernel = Kernel(app, sessions=[session], exit_when_done=True)
     started = time.monotonic()
     await serve(kernel)
-    summary = {**kernel.summary(), "seconds": round(time.monotonic() - started, 3)}
+    seconds = time.monotonic() - started
+    summary = {**kernel.summary(), "seconds": round(seconds, 3)}
+    if console_format():
+        log.info(human_summary("replay", summary, seconds))
     sys.stdout.write(encoder.encode(summary).decode() + "\n")
     sys.stdout.flush()
     dead = any(isinstance(v, dict) and v.get("dead") for v in summary.values())

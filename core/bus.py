@@ -17,6 +17,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from core.events import ENGINE_EVENT, Envelope
 from core.logging import get_logger
+from core.metrics import BUS_DROPPED
 
 log = get_logger(__name__)
 
@@ -123,6 +124,7 @@ class Bus:
                 delivered += 1
             except anyio.WouldBlock:
                 sub.dropped += 1
+                BUS_DROPPED.labels(sub.name).inc()
                 if sub.dropped & (sub.dropped - 1) == 0:  # 1, 2, 4, 8 …: counted, not flooded
                     log.warning("bus subscriber full, event dropped", subscriber=sub.name,
                                 event_name=name, dropped=sub.dropped)

@@ -68,6 +68,8 @@ class KernelConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 class LogConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     format: Literal["auto", "console", "json"] = "auto"
     level: Literal["debug", "info", "warning", "error"] = "info"
+    #: A progress line this often while there is work (0: none); at info level.
+    progress_seconds: Annotated[float, msgspec.Meta(ge=0, le=3600)] = 5.0
 
 
 class SessionIgnore(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -62,6 +62,9 @@ class WebhookTarget(msgspec.Struct, kw_only=True, frozen=True):
     secrets: list[str] = []
 
 
+DeliveryOrder = Literal["oldest", "newest"]
+
+
 class DeliveryQuery(msgspec.Struct, kw_only=True, frozen=True):
     status: DeliveryStatus | None = None
     session: str | None = None
@@ -70,7 +73,13 @@ class DeliveryQuery(msgspec.Struct, kw_only=True, frozen=True):
     endpoint: str | None = None
     #: Unix ms: created at or after.
     since: int | None = None
+    #: Unix ms: created at or before.
+    until: int | None = None
     limit: int = 100
+    #: ``oldest`` first (the store's order) or ``newest`` first.
+    order: DeliveryOrder = "oldest"
+    #: Where the previous page ended (its :attr:`DeliveryPage.next_cursor`); opaque.
+    cursor: str | None = None
 
 
 class DeliveryRecord(msgspec.Struct, kw_only=True):
@@ -87,6 +96,18 @@ class DeliveryRecord(msgspec.Struct, kw_only=True):
     next_attempt_at: int | None
     created_at: int
     updated_at: int
+
+
+class DeliveryPage(msgspec.Struct, kw_only=True):
+    """One page of a listing: ask for the next one with ``cursor = next_cursor`` (and the same
+    filters and order); ``next_cursor`` is null once there is nothing more."""
+
+    deliveries: list[DeliveryRecord]
+    next_cursor: str | None
+
+
+class CursorError(ValueError):
+    """A cursor that no listing gave out."""
 
 
 class DeliveryAttempt(msgspec.Struct, kw_only=True):
@@ -186,7 +207,12 @@ class DeliveryService(Protocol):
         file and the environment are unaffected. May be called before the service runs."""
 
     async def list_deliveries(self, query: DeliveryQuery) -> list[DeliveryRecord]:
-        """Oldest first, at most ``query.limit``."""
+        """In ``query.order``, at most ``query.limit``, after ``query.cursor``: the
+        deliveries of :meth:`page_deliveries`."""
+
+    async def page_deliveries(self, query: DeliveryQuery) -> DeliveryPage:
+        """One page (keyset paging: every page costs what the first does, however many rows
+        the store holds). Raises :class:`CursorError` for a cursor it did not give out."""
 
     async def get_delivery(self, delivery_id: str) -> DeliveryDetail | None: ...
 
@@ -210,7 +236,3 @@ class DeliveryService(Protocol):
         untrusted webhook targets (no private, loopback or link-local address unless the
         operator allows it, checked at connect time), at most ``max_bytes`` of body and
         ``timeout`` seconds in all; raise :class:`FetchError`. Works without :meth:`open`."""
-
-    async def attempt_durations(self) -> list[float]:
-        """Durations (seconds) of the attempts made since the previous call (the first call
-        starts counting)."""

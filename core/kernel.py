@@ -38,6 +38,7 @@ from core.config import SessionConfig
 from core.engine import Emission, EngineSession
 from core.events import Envelope, Me, environment, make_event
 from core.logging import get_logger
+from core.metrics import UNKNOWN_EVENTS, count_event_in
 from core.sink import Sink
 from core.supervisor import Backoff, Resumable, supervise
 
@@ -97,6 +98,7 @@ class KernelSessionContext:
         if emission.name not in self.kernel.app.registry.event_types:
             # An engine bug, not bad input: log and count it, never crash-loop on one record.
             self.kernel.stats.unknown_events += 1
+            UNKNOWN_EVENTS.inc()
             log.error("engine emitted an unregistered event name, dropped", event_name=emission.name,
                       unknown_events=self.kernel.stats.unknown_events)
             return None
@@ -113,6 +115,9 @@ class KernelSessionContext:
             event_id=event_id,
         )
         self.kernel.stats.events_in[(emission.name, self.engine)] += 1
+        count_event_in(emission.name, self.engine)
+        if emission.name == "session.status":
+            self.kernel.note_status(self.session, emission.payload)
         await self.kernel.bus.publish(event)
         return event
 
@@ -147,6 +152,8 @@ class Kernel:
         self.failed_units: list[str] = []
         #: Set when a ``block`` sink was given up: the kernel stops.
         self._fatal = anyio.Event()
+        #: The last ``session.status`` of each session, by name (for metrics).
+        self.session_statuses: dict[str, str] = {}
         #: Sessions running now, by name (the configured ones and those started at run time).
         self._running: dict[str, RunningSession] = {}
         self._sessions_tg: TaskGroup | None = None
@@ -217,6 +224,11 @@ class Kernel:
                             progress=_SessionProgress(self, cfg.name), on_failed=failed)
             log.info("session ended")
 
+    def note_status(self, session: str, payload: Any) -> None:
+        status = payload.get("status") if isinstance(payload, dict) else getattr(payload, "status", None)
+        if isinstance(status, str):
+            self.session_statuses[session] = status
+
     # -- sessions at run time ---------------------------------------------------------------
 
     def session_names(self) -> list[str]:
@@ -243,6 +255,7 @@ class Kernel:
             raise SessionError(f"unknown engine {cfg.engine!r} (known: {known})")
         entry = self._running[cfg.name] = RunningSession(cfg)
         self.engine_sessions.pop(cfg.name, None)
+        self.session_statuses.pop(cfg.name, None)
         await self._sessions_tg.start(self._session_unit, entry)
 
     async def stop_session(self, name: str) -> None:

@@ -8,6 +8,9 @@ event name is logged as ``event_name``. Context such as ``session``, ``engine``,
 No line can carry a URL's password: :func:`mask_url_credentials` runs on every rendered line
 (structlog's and stdlib's, tracebacks included) and turns ``http://user:pa55@host`` into
 ``http://user:***@host``.
+
+Console lines are :class:`core.console.ConsoleRenderer`'s: one line per entry that fits the
+terminal, the fields that matter first, human units; JSON lines keep every key.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from collections.abc import Callable
 from typing import Any, TextIO
 
 import structlog
@@ -83,8 +87,12 @@ def configure_logging(fmt: str = "auto", level: str = "info", stream: TextIO | N
         exc = [structlog.processors.ExceptionRenderer(
             structlog.tracebacks.ExceptionDictTransformer(show_locals=False))]
     else:
-        renderer = structlog.dev.ConsoleRenderer(colors=stream.isatty())
-        exc = []
+        from core.console import ConsoleRenderer
+
+        renderer = ConsoleRenderer(colors=stream.isatty())
+        exc = [structlog.processors.format_exc_info]
+    global _format
+    _format = fmt  # console or json
     shared = _shared_processors()
     structlog.configure(
         # filter_by_level first: a filtered-out call costs a level check, not the whole chain.
@@ -113,5 +121,21 @@ def configure_logging(fmt: str = "auto", level: str = "info", stream: TextIO | N
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
 
 
+_format = "json"
+
+
+def console_format() -> bool:
+    """Whether log lines are for a person (console) rather than JSON, as last configured."""
+    return _format == "console"
+
+
 def get_logger(name: str) -> Any:
     return structlog.stdlib.get_logger(name)
+
+
+def level_check(name: str) -> Callable[[int], bool]:
+    """``level_check("plugins.webhook")(logging.DEBUG)``: would a line at that level be
+    written? For hot paths that skip building a line nobody reads: it is the question
+    ``filter_by_level`` asks, answered by the stdlib logger's cache (a structlog logger from
+    :func:`get_logger` is built anew on every call, since loggers are not cached)."""
+    return logging.getLogger(name).isEnabledFor

@@ -1,5 +1,6 @@
-"""The registry that hooks fill: event types, config sections, engines, sinks, commands and
-services (interfaces one plugin offers the others, e.g. ``core.delivery.DeliveryService``).
+"""The registry that hooks fill: event types, config sections, engines, sinks, commands,
+services (interfaces one plugin offers the others, e.g. ``core.delivery.DeliveryService``) and
+metrics read at scrape time (``core.metrics.ScrapeCollector``).
 
 Each registration remembers the plugin it came from, for ``python -m core plugins``.
 """
@@ -17,6 +18,7 @@ import msgspec
 from core.config import Config, ConfigSection
 from core.engine import EngineType
 from core.events import Envelope, EventTypes
+from core.metrics import KernelMetrics
 
 if TYPE_CHECKING:
     from core.app import App
@@ -53,6 +55,8 @@ class Registry:
         self.commands: dict[str, Command] = {}
         #: Interfaces plugins offer each other, by name (see :meth:`add_service`).
         self.services: dict[str, Any] = {}
+        #: Metrics read at scrape time (:class:`core.metrics.ScrapeCollector`), see :meth:`add_metrics`.
+        self.metrics: list[Any] = [KernelMetrics(self)]
         #: plugin name -> what it registered, e.g. ``["engine WEBJS", "command receive"]``.
         self.provided: dict[str, list[str]] = defaultdict(list)
         #: Set by the loader while a plugin's hook runs.
@@ -102,6 +106,13 @@ class Registry:
     def service(self, name: str) -> Any:
         """The service registered under ``name``, or ``None``."""
         return self.services.get(name)
+
+    def add_metrics(self, collector: Any) -> None:
+        """Add a :class:`core.metrics.ScrapeCollector`: metrics this plugin reads at scrape
+        time (``/metrics``) rather than observing them as they happen. Register from any
+        ``hookwire_register_*`` hook that runs after the config is read."""
+        self.metrics.append(collector)
+        self._record(f"metrics {type(collector).__name__}")
 
     def add_command(self, command: Command) -> None:
         if command.name in self.commands:

@@ -58,6 +58,7 @@ from engines.common.bridge_process import stop_process
 from engines.common.bridge_run import BridgeRun
 from engines.common.bridge_settings import BridgeSettings
 from engines.common.ignore import IgnoreFilter
+from engines.common.terminal_qr import TerminalQr
 from engines.common.translator import BaseTranslator
 
 log = get_logger("engines.bridge")
@@ -99,6 +100,8 @@ class BridgeSession:
         self._data_dir_from_kernel = settings is None and "HOOKWIRE_DATA_DIR" not in os.environ
         self.translator = make_translator(config)
         self.ignore = IgnoreFilter(config.ignore)
+        #: Each new QR code drawn on the terminal (``HOOKWIRE_QR_TERMINAL``), by Python.
+        self.terminal_qr = TerminalQr(config.name, self.settings.qr_terminal)
         self.backoff = Backoff(self.settings.backoff_initial, self.settings.backoff_max,
                                self.settings.backoff_reset)
         self.commands = CommandChannel(config.name, self.settings.max_in_flight, self._note_change)
@@ -296,6 +299,7 @@ class BridgeSession:
         for emission in emissions:
             if emission.name == "session.status" and getattr(emission.payload, "status", None) == WORKING:
                 self._connected()
+            self.terminal_qr.offer(emission)
             if ignore and self.ignore.drops(emission):
                 continue
             await ctx.emit(emission, self.translator.me)

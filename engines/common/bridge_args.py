@@ -31,8 +31,6 @@ def session_arguments(config: SessionConfig, settings: BridgeSettings, auth_dir:
     level = "debug" if config.debug else settings.log_level
     if level:
         args += ["--log-level", level]
-    if settings.qr_terminal:
-        args.append("--qr-terminal")
     if settings.heartbeat_seconds > 0:
         args += ["--heartbeat-seconds", f"{settings.heartbeat_seconds:g}"]
     if config.proxy is not None:

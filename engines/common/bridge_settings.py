@@ -23,7 +23,7 @@ not fail).
 | ``HOOKWIRE_BRIDGE_FAIL_AFTER`` | 10 | 0-1000, 0 = never | failed connection attempts in the window that make the session FAILED |
 | ``HOOKWIRE_BRIDGE_FAIL_WINDOW`` | 600 | 1-86400 s | the window of ``FAIL_AFTER`` |
 | ``HOOKWIRE_BRIDGE_LOG_LEVEL`` | the bridge's: info | trace...fatal | ``--log-level`` of the bridge and its library |
-| ``HOOKWIRE_QR_TERMINAL`` | on for a terminal | 1/0 | the bridge draws each QR code on stderr |
+| ``HOOKWIRE_QR_TERMINAL`` | on for a terminal | 1/0 | each QR code is drawn on stderr (``engines/common/terminal_qr.py``) |
 """
 
 from __future__ import annotations

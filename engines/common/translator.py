@@ -22,6 +22,7 @@ import msgspec
 from core.engine import Emission
 from core.events import Me
 from core.logging import get_logger
+from engines.common.metrics import BAD_RECORDS
 from engines.common.records import BadRecord, NativeRecord, decode_record
 from engines.common.waha import SessionStatusTracker
 
@@ -108,6 +109,7 @@ class BaseTranslator:
     def bad(self, position: str, record_type: str | None, reason: str, **extra: Any) -> None:
         """Log and count one bad record or bad item of a record."""
         self.bad_records += 1
+        BAD_RECORDS.labels(self.engine).inc()
         log.error("bad native record skipped", engine=self.engine, session=self.session,
                   position=position, record_type=record_type, error=reason,
                   bad_records=self.bad_records, **extra)

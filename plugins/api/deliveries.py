@@ -7,19 +7,29 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from core.delivery import DeliveryDetail, DeliveryRecord, EndpointEnabled, EndpointRecord
+from core.delivery import CursorError, DeliveryDetail, DeliveryRecord, EndpointEnabled, EndpointRecord
 from core.delivery import DeliveryQuery as ServiceQuery
 from plugins.api.errors import ApiError, json_response
 from plugins.api.models import DeliveryQuery, EnableRequest, Retried, RetryRequest
 from plugins.api.routes import Call, Response, Route
 
+#: The header that carries the cursor of the next page.
+NEXT_CURSOR = "X-Next-Cursor"
+
 
 async def list_deliveries(call: Call) -> web.StreamResponse:
     query: DeliveryQuery = call.query
-    rows = await call.api.delivery.list_deliveries(ServiceQuery(
-        status=query.status, session=query.session, event=query.event, endpoint=query.endpoint,
-        since=query.since, limit=query.limit))
-    return json_response(rows)
+    try:
+        page = await call.api.delivery.page_deliveries(ServiceQuery(
+            status=query.status, session=query.session, event=query.event, endpoint=query.endpoint,
+            since=query.since, until=query.until, limit=query.limit, order=query.order,
+            cursor=query.cursor))
+    except CursorError as exc:
+        raise ApiError(422, "invalid_query", f"{exc} (at query.cursor)", "query.cursor") from None
+    response = json_response(page.deliveries)
+    if page.next_cursor is not None:
+        response.headers[NEXT_CURSOR] = page.next_cursor
+    return response
 
 
 async def get_delivery(call: Call) -> web.StreamResponse:
@@ -46,7 +56,8 @@ async def retry_many(call: Call) -> web.StreamResponse:
     body: RetryRequest = call.body
     service = call.api.delivery
     if body.ids is not None:
-        if any(v is not None for v in (body.status, body.session, body.event, body.endpoint, body.since)):
+        if any(v is not None for v in (body.status, body.session, body.event, body.endpoint,
+                                       body.since, body.until)):
             raise ApiError(422, "invalid_body", "give either `ids` or filters, not both", "$.ids")
         return json_response(Retried(queued=await service.retry(list(body.ids), None)))
     if body.status != "dead":
@@ -54,7 +65,7 @@ async def retry_many(call: Call) -> web.StreamResponse:
                        "optional filters", "$.status")
     queued = await service.retry(None, ServiceQuery(status="dead", session=body.session,
                                                     event=body.event, endpoint=body.endpoint,
-                                                    since=body.since))
+                                                    since=body.since, until=body.until))
     return json_response(Retried(queued=queued))
 
 
@@ -71,8 +82,14 @@ async def enable_endpoint(call: Call) -> web.StreamResponse:
 
 
 ROUTES = [
-    Route("GET", "/api/deliveries", list_deliveries, "List deliveries, oldest first", "deliveries",
-          {200: Response("the deliveries", list[DeliveryRecord])}, query=DeliveryQuery, errors=(503,)),
+    Route("GET", "/api/deliveries", list_deliveries, "List deliveries (filtered, a page at a time)",
+          "deliveries", {200: Response("the deliveries; `X-Next-Cursor` when there may be more",
+                                       list[DeliveryRecord], headers={NEXT_CURSOR: (
+                                           "pass it as `cursor` (same filters and order) for the "
+                                           "next page; absent on the last page")})},
+          query=DeliveryQuery, errors=(503,),
+          description="Keyset paging: each page costs what the first does, however many "
+                      "deliveries are stored. `order=newest` lists the latest first."),
     Route("GET", "/api/deliveries/{id}", get_delivery, "A delivery with every attempt",
           "deliveries", {200: Response("the delivery", DeliveryDetail)}, errors=(404, 503)),
     Route("POST", "/api/deliveries/{id}/retry", retry_one, "Re-send one delivery", "deliveries",

@@ -12,7 +12,9 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
-from core.delivery import DeliveryStatus
+from core.delivery import DeliveryOrder, DeliveryStatus
+
+UnixMs = Annotated[int, Meta(ge=0, le=10**15)]
 
 
 class Error(msgspec.Struct, kw_only=True):
@@ -28,10 +30,17 @@ class DeliveryQuery(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     status: DeliveryStatus | None = None
     session: str | None = None
     event: str | None = None
+    #: An endpoint's name or URL.
     endpoint: str | None = None
     #: Unix ms: created at or after.
-    since: Annotated[int, Meta(ge=0, le=10**15)] | None = None
+    since: UnixMs | None = None
+    #: Unix ms: created at or before.
+    until: UnixMs | None = None
     limit: Annotated[int, Meta(ge=1, le=10000)] = 100
+    #: ``oldest`` first (default) or ``newest`` first.
+    order: DeliveryOrder = "oldest"
+    #: The ``X-Next-Cursor`` of the previous page (same filters and order): the next page.
+    cursor: Annotated[str, Meta(min_length=1, max_length=64)] | None = None
 
 
 class RetryRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -43,7 +52,8 @@ class RetryRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     session: str | None = None
     event: str | None = None
     endpoint: str | None = None
-    since: Annotated[int, Meta(ge=0, le=10**15)] | None = None
+    since: UnixMs | None = None
+    until: UnixMs | None = None
 
 
 class Retried(msgspec.Struct, kw_only=True):

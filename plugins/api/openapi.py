@@ -73,6 +73,10 @@ def _operation(route: Route, components: dict[str, Any], schemas: dict[Any, dict
         for media, schema in answer.also.items():
             content[media] = {"schema": schema}
         responses[str(status)] = {"description": answer.description, **({"content": content} if content else {})}
+        if answer.headers:
+            responses[str(status)]["headers"] = {
+                name: {"description": text, "schema": {"type": "string"}}
+                for name, text in answer.headers.items()}
     errors = dict(COMMON_ERRORS)
     for status in route.errors:
         errors[status] = ERROR_TEXT.get(status, "an error")

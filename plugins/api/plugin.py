@@ -20,9 +20,12 @@ def hookwire_register_sinks(registry: Registry) -> None:
     assert registry.config is not None
     config: ApiConfig = registry.config.section("api")
     if config.enabled:
+        from plugins.api.metrics import ApiMetrics
         from plugins.api.sink import ApiSink  # only when used: aiohttp's server, segno
 
-        registry.add_sink(ApiSink(registry, registry.config))
+        sink = ApiSink(registry, registry.config)
+        registry.add_sink(sink)
+        registry.add_metrics(ApiMetrics(sink))
 
 
 @hookimpl

@@ -45,6 +45,8 @@ class Response:
     also: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: Several JSON bodies this answer may be (``oneOf``), instead of ``type``.
     one_of: tuple[Any, ...] = ()
+    #: Response headers: name -> description (string values).
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

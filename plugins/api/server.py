@@ -20,6 +20,7 @@ from aiohttp import web
 from core.logging import get_logger
 from plugins.api import (
     auth_routes,
+    dashboard,
     deliveries,
     docs,
     health,
@@ -28,6 +29,7 @@ from plugins.api import (
     sending,
     server_routes,
     sessions,
+    ws_tickets,
 )
 from plugins.api.auth import check_key
 from plugins.api.config import SESSION_NAME
@@ -55,13 +57,15 @@ WS_ROUTE = Route(
         {"name": "events", "in": "query", "required": False, "schema": {"type": "string"}},
         {"name": "x-api-key", "in": "query", "required": False, "schema": {"type": "string"},
          "description": "the API key, for clients that cannot set a header"},
+        {"name": "ticket", "in": "query", "required": False, "schema": {"type": "string"},
+         "description": "a one-time ticket from POST /api/ws/ticket (browsers: no key in the URL)"},
     ])
 
 
 def all_routes() -> list[Route]:
     return [*sessions.ROUTES, *auth_routes.ROUTES, *sending.ROUTES, *sandbox_routes.ROUTES,
-            *server_routes.ROUTES, *deliveries.ROUTES,
-            *health.ROUTES, *metrics.ROUTES, *docs.ROUTES, WS_ROUTE]
+            *server_routes.ROUTES, *deliveries.ROUTES, *health.ROUTES, *metrics.ROUTES,
+            *docs.ROUTES, *dashboard.ROUTES, *ws_tickets.ROUTES, WS_ROUTE]
 
 
 def _handler(api: ApiSink, route: Route) -> Any:
@@ -111,7 +115,13 @@ async def errors_middleware(request: web.Request, handler: Any) -> web.StreamRes
                   duration_ms=round((time.perf_counter() - started) * 1000, 3))
 
 
-DOCS_PATHS = frozenset({"/docs", "/openapi.json"})
+DOCS_PATHS = frozenset({"/", "/docs", "/openapi.json"})
+#: Static files of the public pages (reachable without the key; the calls they make need it).
+PUBLIC_PREFIXES = (docs.STATIC_PREFIX, dashboard.STATIC_PREFIX)
+
+
+def _is_docs(path: str) -> bool:
+    return path in DOCS_PATHS or path.startswith(docs.STATIC_PREFIX)
 
 
 def _basic_auth_matches(request: web.Request, username: str, password: str) -> bool:
@@ -132,7 +142,7 @@ def build_app(api: ApiSink) -> web.Application:
 
     @web.middleware
     async def auth_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
-        if request.path in DOCS_PATHS:
+        if _is_docs(request.path):
             if not config.swagger_enabled:
                 raise ApiError(404, "not_found", "the API documentation is switched off "
                                "(WHATSAPP_SWAGGER_ENABLED=false)")
@@ -143,7 +153,9 @@ def build_app(api: ApiSink) -> web.Application:
                                       "username and password set by WHATSAPP_SWAGGER_USERNAME "
                                       "and WHATSAPP_SWAGGER_PASSWORD",
                                       headers={"WWW-Authenticate": 'Basic realm="hookwire docs"'})
-        if request.path not in public:
+        ticketed = request.path == "/ws" and api.tickets.redeem(request.query.get("ticket", ""))
+        if request.path not in public and not request.path.startswith(PUBLIC_PREFIXES) \
+                and not ticketed:
             check_key(request, config)
         return await handler(request)
 
@@ -151,4 +163,6 @@ def build_app(api: ApiSink) -> web.Application:
                           middlewares=[errors_middleware, auth_middleware])
     for route in all_routes():
         app.router.add_route(route.method, route.path, _handler(api, route))
+    for path, static in (*docs.STATIC_ROUTES, *dashboard.STATIC_ROUTES):
+        app.router.add_get(path, static)
     return app

@@ -25,13 +25,13 @@ from core.registry import Registry
 from plugins.api.config import ApiConfig, is_loopback
 from plugins.api.errors import ApiError
 from plugins.api.manager import SessionManager
-from plugins.api.metrics import Histogram
 from plugins.api.openapi import build_openapi
 from plugins.api.server import all_routes, build_app
 from plugins.api.session_commands import restore
 from plugins.api.session_store import ApiSessionStore
 from plugins.api.state import SessionTracker
 from plugins.api.ws import WsHub
+from plugins.api.ws_tickets import TicketBook
 
 log = get_logger("plugins.api")
 
@@ -47,6 +47,8 @@ class ApiSink:
         self.config: ApiConfig = config.section("api")
         self.tracker = SessionTracker()
         self.hub = WsHub(self.config.ws_buffer)
+        #: One-time tickets for browsers' WebSockets (``/ws?ticket=``).
+        self.tickets = TicketBook()
         db = (config.resolve_path(self.config.sessions_db) if self.config.sessions_db
               else config.data_dir / "api-sessions.sqlite3")
         self.session_store = ApiSessionStore(db)
@@ -54,8 +56,6 @@ class ApiSink:
                                       self.session_store, self.tracker)
         #: The delivery service, once running (None when no plugin delivers).
         self.delivery_service: DeliveryService | None = None
-        #: Attempt durations seen by ``/metrics`` scrapes (fed from the delivery service).
-        self.latency = Histogram()
         #: The port listened on once running (``port = 0`` picks one).
         self.port: int | None = None
         #: When the service started (Unix ms; for ``/api/server/status``).

@@ -8,6 +8,7 @@ from core.delivery import DELIVERY_SERVICE
 from core.registry import Registry
 from plugins.webhook.commands import commands
 from plugins.webhook.config import DeliveryConfig, WebhookConfig, check_webhooks, webhooks_from_env
+from plugins.webhook.metrics import DeliveryStoreMetrics
 from plugins.webhook.service import WebhookDeliveryService
 from plugins.webhook.sink import WebhookSink
 
@@ -26,7 +27,10 @@ def hookwire_register_sinks(registry: Registry) -> None:
     sink = WebhookSink(registry.config)
     registry.add_sink(sink)
     # The one interface other plugins use for deliveries and webhooks (core/delivery.py).
-    registry.add_service(DELIVERY_SERVICE, WebhookDeliveryService(registry, sink))
+    service = WebhookDeliveryService(registry, sink)
+    registry.add_service(DELIVERY_SERVICE, service)
+    # What the store holds, at scrape time (the attempts themselves are observed as they happen).
+    registry.add_metrics(DeliveryStoreMetrics(service))
 
 
 @hookimpl

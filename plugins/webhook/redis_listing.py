@@ -2,8 +2,10 @@
 
 Deliveries are indexed per endpoint and status in sorted sets scored by their insertion
 sequence; a listing merges the sets it needs in that order (oldest first, like the SQLite
-store), reads rows a page at a time and filters them. It is a scan: fine for an operator's
-questions, not meant for a hot path.
+store, or newest first), from a keyset cursor (a sequence number: each page starts where the
+last one ended, at the cost of the first), reads rows a page at a time and filters them. With
+a status (and endpoint) the sets hold only what is asked for; other filters are a scan until
+the page is full.
 """
 
 from __future__ import annotations
@@ -23,26 +25,37 @@ _attempt_decoder = msgspec.json.Decoder(AttemptRow)
 
 
 class _SortedSetCursor:
-    """Members of one sorted set in score order, fetched a page at a time."""
+    """Members of one sorted set in score order (descending when ``newest_first``), after
+    ``after`` (exclusive), fetched a page at a time."""
 
-    def __init__(self, store: RedisDeliveryStore, key: str) -> None:
+    def __init__(self, store: RedisDeliveryStore, key: str, after: int | None = None,
+                 newest_first: bool = False) -> None:
         self.store = store
         self.key = key
-        self.offset = 0
+        self.newest_first = newest_first
+        #: The exclusive bound the next page starts from (Redis score syntax).
+        self.bound = ("+inf" if newest_first else "-inf") if after is None else f"({after}"
         self.page: list[tuple[bytes, float]] = []
         self.done = False
 
+    async def _fetch(self) -> list[tuple[bytes, float]]:
+        client, key, bound = self.store.link.client, self.key, self.bound
+        if self.newest_first:
+            return list(await self.store.call(lambda: client.zrevrangebyscore(
+                key, bound, "-inf", start=0, num=PAGE, withscores=True)))
+        return list(await self.store.call(lambda: client.zrangebyscore(
+            key, bound, "+inf", start=0, num=PAGE, withscores=True)))
+
     async def next(self) -> tuple[float, str] | None:
         if not self.page and not self.done:
-            start = self.offset
-            self.page = list(await self.store.call(lambda: self.store.link.client.zrange(
-                self.key, start, start + PAGE - 1, withscores=True)))
-            self.offset += len(self.page)
+            self.page = await self._fetch()
             self.done = len(self.page) < PAGE
+            if self.page:
+                self.bound = f"({int(self.page[-1][1])}"
         if not self.page:
             return None
         member, score = self.page.pop(0)
-        return score, member.decode()
+        return (-score if self.newest_first else score), member.decode()
 
 
 class RedisListing:
@@ -55,7 +68,10 @@ class RedisListing:
 
     async def _scan(self, flt: DeliveryFilter, statuses: tuple[str, ...], limit: int) -> list[DeliveryRow]:
         endpoints = sorted(await self.store._members("queues"))
-        cursors = [_SortedSetCursor(self.store, self.store.key("st", ep, st))
+        if flt.endpoint is not None and flt.endpoint in endpoints:
+            endpoints = [flt.endpoint]  # by name (by URL: every endpoint is read and filtered)
+        cursors = [_SortedSetCursor(self.store, self.store.key("st", ep, st), flt.after_seq,
+                                    flt.newest_first)
                    for ep in endpoints for st in statuses]
         heap: list[tuple[float, int, str]] = []
         for index, cursor in enumerate(cursors):
@@ -79,7 +95,7 @@ class RedisListing:
             item = await cursors[index].next()
             if item is not None:
                 heapq.heappush(heap, (item[0], index, item[1]))
-            if len(page) >= PAGE:
+            if len(page) >= min(PAGE, limit - len(rows)):  # no more than the page still needs
                 await flush()
         if page:
             await flush()
@@ -111,7 +127,8 @@ def _matches(row: DeliveryRow, flt: DeliveryFilter) -> bool:
             and (flt.session is None or row.session == flt.session)
             and (flt.event is None or row.event_name == flt.event)
             and (flt.endpoint is None or flt.endpoint in (row.endpoint, row.url))
-            and (flt.since is None or row.created_at >= flt.since))
+            and (flt.since is None or row.created_at >= flt.since)
+            and (flt.until is None or row.created_at <= flt.until))
 
 
 def _opt_int(value: bytes) -> int | None:
@@ -124,4 +141,4 @@ def _row(r: list[Any]) -> DeliveryRow:
         id=text[0], event_id=text[1], event_name=text[2], session=text[3], endpoint=text[4],
         url=text[5], status=text[6], attempts=int(text[7]), last_status=_opt_int(r[8]),
         last_error=text[9] or None, next_attempt_at=_opt_int(r[10]), created_at=int(float(text[11])),
-        updated_at=int(float(text[12])))
+        updated_at=int(float(text[12])), seq=int(float(text[13])) if len(r) > 13 and r[13] else 0)

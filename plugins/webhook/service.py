@@ -20,9 +20,11 @@ from typing import Any
 import msgspec
 
 from core.delivery import (
+    CursorError,
     DeliveryAttempt,
     DeliveryDetail,
     DeliveryHealth,
+    DeliveryPage,
     DeliveryQuery,
     DeliveryRecord,
     DeliveryStats,
@@ -33,12 +35,10 @@ from core.delivery import (
     WebhookTarget,
 )
 from core.registry import Registry
-from plugins.webhook.attempt_latency import AttemptLatencyReader
 from plugins.webhook.config import WebhookConfig, check_header, check_hmac_key
 from plugins.webhook.http import redact_url
 from plugins.webhook.media_fetch import fetch_untrusted
-from plugins.webhook.sink import WebhookSink, open_store, store_path
-from plugins.webhook.sqlite_store import SQLiteDeliveryStore
+from plugins.webhook.sink import WebhookSink, open_store
 from plugins.webhook.ssrf import check_url_allowed
 from plugins.webhook.store import DeliveryFilter, DeliveryRow, DeliveryStore
 
@@ -52,13 +52,29 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+#: A cursor: ``p`` and the ``seq`` of the last delivery of the page before.
+_CURSOR = re.compile(r"^p([0-9]{1,18})$")
+
+
+def _after_seq(cursor: str | None) -> int | None:
+    if cursor is None:
+        return None
+    match = _CURSOR.match(cursor)
+    if match is None:
+        raise CursorError(f"{cursor!r} is not a cursor a listing gave out")
+    return int(match[1])
+
+
 def _filter(query: DeliveryQuery) -> DeliveryFilter:
     return DeliveryFilter(status=query.status, session=query.session, event=query.event,
-                          endpoint=query.endpoint, since=query.since, limit=query.limit)
+                          endpoint=query.endpoint, since=query.since, until=query.until,
+                          limit=query.limit, after_seq=_after_seq(query.cursor),
+                          newest_first=query.order == "newest")
 
 
 def _record(row: DeliveryRow) -> DeliveryRecord:
     fields = msgspec.structs.asdict(row)
+    del fields["seq"]
     fields["url"], fields["endpoint"] = redact_url(row.url), redact_url(row.endpoint)
     return DeliveryRecord(**fields)
 
@@ -80,7 +96,6 @@ class WebhookDeliveryService:
         self.sink = sink
         self.config = registry.config
         self._store: DeliveryStore | None = None
-        self.latency = AttemptLatencyReader(None)
 
     @property
     def store(self) -> DeliveryStore:
@@ -88,16 +103,16 @@ class WebhookDeliveryService:
             raise RuntimeError("the delivery service is not open")
         return self._store
 
+    @property
+    def is_open(self) -> bool:
+        return self._store is not None
+
     async def open(self) -> None:
         """Connect to the store (made here, not before: most processes never open it)."""
         if self._store is None:
             store = open_store(self.config)
             await store.open()
             self._store = store
-            if isinstance(store, SQLiteDeliveryStore):
-                self.latency = AttemptLatencyReader(
-                    store_path(self.config, self.config.section("delivery")))
-            await self.latency.update()
 
     async def close(self) -> None:
         store, self._store = self._store, None
@@ -174,7 +189,13 @@ class WebhookDeliveryService:
     # -- deliveries and endpoints ----------------------------------------------------------
 
     async def list_deliveries(self, query: DeliveryQuery) -> list[DeliveryRecord]:
-        return [_record(row) for row in await self.store.list_deliveries(_filter(query))]
+        return (await self.page_deliveries(query)).deliveries
+
+    async def page_deliveries(self, query: DeliveryQuery) -> DeliveryPage:
+        rows = await self.store.list_deliveries(_filter(query))
+        more = len(rows) >= query.limit and rows[-1].seq > 0
+        return DeliveryPage(deliveries=[_record(row) for row in rows],
+                            next_cursor=f"p{rows[-1].seq}" if more else None)
 
     async def get_delivery(self, delivery_id: str) -> DeliveryDetail | None:
         found = await self.store.get_delivery(delivery_id)
@@ -186,8 +207,9 @@ class WebhookDeliveryService:
                                            for a in attempts])
 
     async def retry(self, delivery_ids: Sequence[str] | None, query: DeliveryQuery | None) -> int:
-        return await self.store.retry(None if delivery_ids is None else list(delivery_ids),
-                                      None if query is None else _filter(query))
+        flt = None if query is None else msgspec.structs.replace(
+            _filter(query), after_seq=None, newest_first=False)
+        return await self.store.retry(None if delivery_ids is None else list(delivery_ids), flt)
 
     async def endpoints(self) -> list[EndpointRecord]:
         records = []
@@ -254,9 +276,6 @@ class WebhookDeliveryService:
         return DeliveryStats(counts=await self.store.counts(),
                              oldest_unfinished_at=await self._oldest_unfinished_at(),
                              attempt_outcomes=dict(recorder.outcomes) if recorder else {})
-
-    async def attempt_durations(self) -> list[float]:
-        return await self.latency.read()
 
     async def fetch_untrusted(self, url: str, *, max_bytes: int, timeout: float) -> FetchedFile:
         return await fetch_untrusted(url, max_bytes=max_bytes, timeout=timeout,

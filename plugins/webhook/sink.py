@@ -371,6 +371,19 @@ class WebhookSink:
                 done.add(event_id)
         return done
 
+    async def progress(self) -> dict[str, Any]:
+        """For the progress line (``core.progress``): this run's delivered and dead, what the
+        store has pending (every process's), deliveries waiting for a retry, and the endpoints
+        that are failing (paused, disabled, or failing now) with their failures in a row."""
+        outcomes = self.recorder.outcomes if self.recorder else {}
+        counts = await self.store.counts()
+        failing = [f"{w.endpoint_shown} ({w.state if w.state != 'active' else _failures(w.failures)})"
+                   for w in self.workers.values() if w.failures or w.state != "active"]
+        return {"delivered": outcomes.get("delivered", 0),
+                "pending": counts.get("pending", 0) + counts.get("in_flight", 0),
+                "retrying": sum(len(w.metrics.retrying) for w in self.workers.values()),
+                "dead": outcomes.get("dead", 0), "failing": failing}
+
     def summary(self) -> dict[str, Any]:
         outcomes = dict(self.recorder.outcomes) if self.recorder else {}
         return {
@@ -381,3 +394,7 @@ class WebhookSink:
             "disabled": outcomes.get("disabled", 0),
             "retried_attempts": outcomes.get("pending", 0),
         }
+
+
+def _failures(count: int) -> str:
+    return "1 failure" if count == 1 else f"{count} failures"

@@ -60,6 +60,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (endpoint, status, next_attempt_at, seq);
 CREATE INDEX IF NOT EXISTS deliveries_chat ON deliveries (endpoint, chat, status, seq);
 CREATE INDEX IF NOT EXISTS deliveries_status ON deliveries (status, updated_at);
+CREATE INDEX IF NOT EXISTS deliveries_listing ON deliveries (status, seq);
 CREATE TABLE IF NOT EXISTS attempts (
     delivery_id TEXT NOT NULL,
     attempt INTEGER NOT NULL,
@@ -82,7 +83,7 @@ CREATE TABLE IF NOT EXISTS endpoints (
 """
 
 _DELIVERY_COLUMNS = """d.id, d.event_id, e.name, e.session, d.endpoint, d.url, d.status, d.attempts,
-    d.last_status, d.last_error, d.next_attempt_at, d.created_at, d.updated_at"""
+    d.last_status, d.last_error, d.next_attempt_at, d.created_at, d.updated_at, d.seq"""
 
 
 def now_ms() -> int:
@@ -319,15 +320,28 @@ class SQLiteDeliveryStore:
         if flt.since is not None:
             clauses.append("d.created_at >= ?")
             params.append(flt.since)
+        if flt.until is not None:
+            clauses.append("d.created_at <= ?")
+            params.append(flt.until)
+        if flt.after_seq is not None:
+            clauses.append("d.seq < ?" if flt.newest_first else "d.seq > ?")
+            params.append(flt.after_seq)
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
+    @classmethod
+    def listing_query(cls, flt: DeliveryFilter) -> tuple[str, list[Any]]:
+        """The listing's SQL and parameters: keyset paging on ``seq`` (an index search from the
+        cursor, whatever page it is)."""
+        where, params = cls._where(flt)
+        order = "DESC" if flt.newest_first else "ASC"
+        return (f"SELECT {_DELIVERY_COLUMNS} FROM deliveries d JOIN events e ON e.id = d.event_id"
+                f"{where} ORDER BY d.seq {order} LIMIT ?", [*params, flt.limit])
+
     async def list_deliveries(self, flt: DeliveryFilter) -> list[DeliveryRow]:
-        where, params = self._where(flt)
-        query = (f"SELECT {_DELIVERY_COLUMNS} FROM deliveries d JOIN events e ON e.id = d.event_id"
-                 f"{where} ORDER BY d.seq LIMIT ?")
+        query, params = self.listing_query(flt)
 
         def run(conn: sqlite3.Connection) -> list[DeliveryRow]:
-            return [_delivery_row(r) for r in conn.execute(query, [*params, flt.limit])]
+            return [_delivery_row(r) for r in conn.execute(query, params)]
 
         return await self._run(run)
 
@@ -402,4 +416,4 @@ def _delivery_row(row: Any) -> DeliveryRow:
     return DeliveryRow(id=row[0], event_id=row[1], event_name=row[2], session=row[3], endpoint=row[4],
                        url=row[5], status=row[6], attempts=row[7], last_status=row[8],
                        last_error=row[9], next_attempt_at=row[10], created_at=row[11],
-                       updated_at=row[12])
+                       updated_at=row[12], seq=row[13])

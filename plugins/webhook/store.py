@@ -91,6 +91,8 @@ class DeliveryRow(msgspec.Struct, kw_only=True):
     next_attempt_at: int | None
     created_at: int
     updated_at: int
+    #: The delivery's place in the store's order (insertion), for keyset paging.
+    seq: int = 0
 
 
 class AttemptRow(msgspec.Struct, kw_only=True):
@@ -119,8 +121,14 @@ class DeliveryFilter(msgspec.Struct, kw_only=True):
     session: str | None = None
     event: str | None = None
     endpoint: str | None = None
+    #: Unix ms: created at or after ``since``, at or before ``until``.
     since: int | None = None
+    until: int | None = None
     limit: int = 100
+    #: Keyset paging: only deliveries after this ``seq`` in the listing's order (before it
+    #: when ``newest_first``).
+    after_seq: int | None = None
+    newest_first: bool = False
 
 
 class DeliveryStore(Protocol):
@@ -158,7 +166,9 @@ class DeliveryStore(Protocol):
     async def enable_endpoint(self, endpoint: str) -> int:
         """Re-enable: ``disabled`` deliveries become ``pending`` now; returns how many."""
 
-    async def list_deliveries(self, flt: DeliveryFilter) -> list[DeliveryRow]: ...
+    async def list_deliveries(self, flt: DeliveryFilter) -> list[DeliveryRow]:
+        """Oldest first (newest first with ``flt.newest_first``), at most ``flt.limit``,
+        after ``flt.after_seq``: the next page costs what the first one does."""
     async def get_delivery(self, delivery_id: str) -> tuple[DeliveryRow, list[AttemptRow]] | None: ...
 
     async def retry(self, delivery_ids: list[str] | None, flt: DeliveryFilter | None) -> int:

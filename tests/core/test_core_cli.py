@@ -73,7 +73,7 @@ def test_check_config_prints_the_effective_config_with_secrets_masked(installed,
     assert header == f"# {config}: OK (secrets masked)"
     effective = json.loads(body)
     assert effective["kernel"]["grace_seconds"] == 3
-    assert effective["log"] == {"format": "auto", "level": "warning"}
+    assert effective["log"] == {"format": "auto", "level": "warning", "progress_seconds": 5.0}
     assert effective["sessions"] == []
     assert effective["hello"] == {"out": "hello-out.jsonl", "events": ["*"], "api_token": "***"}
     assert "very-secret" not in out

@@ -25,7 +25,8 @@ class CountingTranslator(BaseTranslator):
     """Maps ``{"type": "count", "data": {...}}`` to an ``engine.event`` carrying a running
     count (state that must carry across bridge restarts), ``{"type": "status", "data":
     "WORKING"}`` to a ``session.status`` through the status history, and ``{"type":
-    "message", "data": {"id": MESSAGE_ID}}`` to a ``message``; any other type is bad input."""
+    "message", "data": {"id": MESSAGE_ID}}`` to a ``message``, ``{"type": "qr", "data": TEXT}`` to
+    a ``state.change`` with that QR code (as NOWEB reports one); any other type is bad input."""
 
     engine = "TEST"
 
@@ -39,6 +40,8 @@ class CountingTranslator(BaseTranslator):
     def map(self, record: NativeRecord, position: str) -> list[Emission]:
         if record.type == "status" and isinstance(record.data, str):
             return self.status.set(record.data)
+        if record.type == "qr" and isinstance(record.data, str):
+            return [Emission("state.change", {"qr": record.data})]
         if record.type == "message" and isinstance(record.data, dict):
             return [Emission("message", MessagePayload(id=record.data["id"], body="hi"))]
         if record.type != "count":

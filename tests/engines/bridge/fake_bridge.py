@@ -22,7 +22,8 @@ The scenario is a JSON list of runs; run N of the bridge (counted in ``DIR/fake-
   ``"delay": SECONDS``, or ``{"never": true}`` (no answer), ``{"crash": true}`` (die from
   SIGKILL), ``{"exit": CODE}``; ``"sent": [IDS]`` adds the ids of the messages it sent
   to the answer, ``"then": [RECORDS]`` writes those records after it (as a real bridge
-  writes a sent message's records after the answer). Without an entry, ``stop`` is answered ``null`` then the bridge
+  writes a sent message's records after the answer, or a new QR code after a command).
+  Without an entry, ``stop`` is answered ``null`` then the bridge
   exits 0, ``logout`` is answered ``null`` then it exits 3, anything else gets an
   ``unsupported`` error;
 - ``{"wait": true}``: read commands until ``stop`` (then exit 0) or end of stdin (exit 0).

@@ -198,8 +198,9 @@ async def test_the_bridge_gets_the_session_arguments(fake_bridge, tmp_path: Path
             tg.cancel_scope.cancel()
     auth_dir = tmp_path / "data" / "sessions" / "alpha.1" / "auth"
     assert bridge.auth_dir == auth_dir
+    # No --qr-terminal: hookwire draws the QR code itself (engines/common/terminal_qr.py).
     assert bridge.args() == ["--session", "alpha.1", "--auth-dir", str(auth_dir),
-                             "--log-level", "debug", "--qr-terminal"]
+                             "--log-level", "debug"]
     assert auth_dir.stat().st_mode & 0o077 == 0  # auth state holds keys: owner only
 
 

@@ -30,7 +30,8 @@ async def test_a_configured_key_is_required_everywhere_but_health_and_docs(tmp_p
             assert code == 401
             code, listed = await api.get("/api/sessions", headers={"X-Api-Key": API_KEY})
             assert (code, listed) == (200, [])
-            for path in ("/health", "/openapi.json", "/docs"):
+            for path in ("/health", "/openapi.json", "/docs", "/", "/docs/static/swagger-ui-bundle.js",
+                         "/dashboard", "/dashboard/static/dashboard.js"):
                 assert (await api.get(path))[0] == 200, path
 
             url = f"ws://127.0.0.1:{service.api.port}/ws"
@@ -42,6 +43,18 @@ async def test_a_configured_key_is_required_everywhere_but_health_and_docs(tmp_p
                 assert not ws.closed
             async with api.http.ws_connect(url, headers={"X-Api-Key": API_KEY}) as ws:
                 assert not ws.closed
+            # Browsers: a one-time ticket, asked for with the key.
+            code, error = await api.post("/api/ws/ticket")
+            assert code == 401
+            code, ticket = await api.post("/api/ws/ticket", headers={"X-Api-Key": API_KEY})
+            assert code == 201 and ticket["expires_in_seconds"] == 30
+            async with api.http.ws_connect(f"{url}?ticket={ticket['ticket']}") as ws:
+                assert not ws.closed
+            for used_or_made_up in (ticket["ticket"], "made-up"):
+                with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                    async with api.http.ws_connect(f"{url}?ticket={used_or_made_up}"):
+                        pass
+                assert refused.value.status == 401
     refusals = logs.find("API request refused: missing or wrong API key")
     assert len(refusals) >= 8 and {"path", "method", "peer"} <= set(refusals[0])
     assert logs.find("API listening", auth="X-Api-Key")
@@ -140,7 +153,7 @@ async def test_a_sha512_key_and_excluded_paths(tmp_path):
 
 async def test_the_docs_can_be_switched_off_or_put_behind_a_password(tmp_path):
     async with serving(build(tmp_path, api={"swagger_enabled": False})) as api:
-        for path in ("/docs", "/openapi.json"):
+        for path in ("/docs", "/openapi.json", "/", "/docs/static/swagger-ui.css"):
             code, error = await api.get(path)
             assert (code, error["error"]) == (404, "not_found"), path
     service = build(tmp_path, environ={"WHATSAPP_SWAGGER_USERNAME": "admin",
@@ -151,6 +164,8 @@ async def test_the_docs_can_be_switched_off_or_put_behind_a_password(tmp_path):
             assert response.headers["WWW-Authenticate"] == 'Basic realm="hookwire docs"'
         wrong = {"Authorization": "Basic " + base64.b64encode(b"admin:nope").decode()}
         async with api.http.get(api.base + "/docs", headers=wrong) as response:
+            assert response.status == 401
+        async with api.http.get(api.base + "/docs/static/swagger-ui-bundle.js") as response:
             assert response.status == 401
         right = {"Authorization": "Basic " + base64.b64encode(b"admin:s3cret").decode()}
         async with api.http.get(api.base + "/openapi.json", headers=right) as response:

@@ -1,45 +1,14 @@
-"""Deliveries and endpoints over the API (list, show, re-send, enable), ``/health`` and
-``/metrics``, against real deliveries to a real receiver."""
+"""Deliveries and endpoints over the API (list, show, re-send, enable) and ``/health``, against
+real deliveries to a real receiver (``/metrics``: ``test_api_metrics.py``)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
 import anyio
 from api_service import build, msg, serving
 from webhook_receiver import Receiver, black_hole, fail, ok
-
-SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$')
-LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
-
-
-def parse_metrics(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    """Prometheus text format, strictly: every sample belongs to a family with HELP and TYPE."""
-    samples: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
-    types: dict[str, str] = {}
-    helps: set[str] = set()
-    assert text.endswith("\n")
-    for line in text.splitlines():
-        if line.startswith("# HELP "):
-            helps.add(line.split()[2])
-            continue
-        if line.startswith("# TYPE "):
-            _, _, name, kind = line.split()
-            assert kind in ("counter", "gauge", "histogram"), line
-            types[name] = kind
-            continue
-        match = SAMPLE.match(line)
-        assert match, f"not a sample: {line!r}"
-        name, _, labels, value = match.groups()
-        family = re.sub(r"_(bucket|sum|count)$", "", name) if types.get(
-            re.sub(r"_(bucket|sum|count)$", "", name)) == "histogram" else name
-        assert family in types and family in helps, f"no TYPE/HELP for {name}"
-        key = (name, tuple(sorted(LABEL.findall(labels or ""))))
-        assert key not in samples, f"duplicate sample {key}"
-        samples[key] = float(value)
-    return samples
 
 
 async def until(check: Callable[[], Any], timeout: float = 10.0) -> Any:
@@ -123,41 +92,6 @@ async def test_deliveries_endpoints_health_and_metrics(tmp_path):
                 return len(rows) == 9
 
             await until(all_delivered)
-            code, text = await api.get("/metrics")
-    assert code == 200
-    metrics = parse_metrics(text.decode())
-    assert metrics[("hookwire_events_in_total", (("engine", "SCRIPTED"), ("event", "message")))] == 3
-    attempts = {labels[0][1]: value for (name, labels), value in metrics.items()
-                if name == "hookwire_delivery_attempts_total"}
-    assert attempts["delivered"] == 9 and attempts["dead"] == 3 and attempts["disabled"] >= 1
-    assert metrics[("hookwire_deliveries", (("status", "delivered"),))] == 9
-    assert metrics[("hookwire_delivery_queue_depth", ())] == 0
-    assert metrics[("hookwire_delivery_oldest_pending_age_seconds", ())] == 0
-    count = metrics[("hookwire_delivery_attempt_duration_seconds_count", ())]
-    assert count == sum(attempts.values())
-    buckets = sorted((float(labels[0][1]), value) for (name, labels), value in metrics.items()
-                     if name == "hookwire_delivery_attempt_duration_seconds_bucket")
-    assert buckets[-1] == (float("inf"), count)
-    assert all(a[1] <= b[1] for a, b in zip(buckets, buckets[1:], strict=False))  # cumulative
-    assert metrics[("hookwire_bad_records_total", (("engine", "SCRIPTED"), ("session", "s")))] == 0
-    assert metrics[("hookwire_sessions", (("status", "STOPPED"),))] == 1
-
-
-async def test_bad_records_are_counted_in_the_metrics(tmp_path):
-    service = build(tmp_path)
-    (service.recordings / "bad.jsonl").write_text('{"type": "message", "data": {}}\nnot json\n[1]\n')
-    async with serving(service) as api:
-        await api.post("/api/sessions", {"name": "b", "engine": "SCRIPTED",
-                                         "config": {"source": "replay", "replay": "bad.jsonl"}})
-
-        async def counted() -> dict:
-            _, text = await api.get("/metrics")
-            found = parse_metrics(text.decode())
-            return found if found.get(("hookwire_bad_records_total",
-                                       (("engine", "SCRIPTED"), ("session", "b")))) == 2 else {}
-
-        metrics = await until(counted)
-    assert metrics[("hookwire_events_in_total", (("engine", "SCRIPTED"), ("event", "message")))] == 1
 
 
 async def test_health_is_503_when_delivery_is_stuck(tmp_path):
@@ -177,7 +111,10 @@ async def test_health_is_503_when_delivery_is_stuck(tmp_path):
 
             async def stuck() -> dict | None:
                 code, body = await api.get("/health")
-                return body if code == 503 else None
+                # The oldest delivery's age counts from when the store took it, a moment after
+                # it was due: once stuck, wait until that age is past the limit too.
+                old = code == 503 and body["error"]["delivery"]["oldest_pending_age_seconds"] >= 0.3
+                return body if old else None
 
             health = await until(stuck)
     delivery = health["error"]["delivery"]
