@@ -36,6 +36,7 @@ from core.config import SessionConfig
 from core.engine import CommandError, Emission, SessionContext, SessionHealth
 from core.logging import get_logger
 from engines.common.ignore import IgnoreFilter
+from engines.common.sandbox_args import chat_of
 from engines.common.translator import BaseTranslator
 
 log = get_logger("engines.sandbox")
@@ -91,6 +92,32 @@ class SandboxPhone(Protocol):
     def seen(self, record: dict[str, Any]) -> None:
         """A record of the seed recording went by (to know its messages)."""
         ...
+
+
+class PhoneCommands:
+    """What the phones of both engines share: commands dispatched to ``cmd_<name>`` methods
+    (an unknown one is ``unsupported``, naming the engine), and the commands whose only effect
+    is on the other end's screen (seen, presence: answered with nothing, arguments checked)."""
+
+    engine = "?"
+
+    def command(self, command: str, args: dict[str, Any]) -> Reply:
+        handler = getattr(self, "cmd_" + command.replace("-", "_"), None)
+        if handler is None:
+            raise CommandError("unsupported", f"the {self.engine} sandbox has no command {command!r}")
+        return handler(args)
+
+    def cmd_send_seen(self, args: dict[str, Any]) -> Reply:
+        chat_of(args)
+        return Reply(result=None)
+
+    def cmd_presence(self, args: dict[str, Any]) -> Reply:
+        presence = args.get("presence")
+        if presence not in ("online", "offline", "typing", "recording", "paused"):
+            raise CommandError("invalid", f"unknown presence {presence!r}")
+        if presence not in ("online", "offline"):
+            chat_of(args)
+        return Reply(result=None)
 
 
 class SandboxSession:

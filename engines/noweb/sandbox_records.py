@@ -19,7 +19,7 @@ from typing import Any
 
 from core.config import SessionConfig
 from core.engine import CommandError
-from engines.common.sandbox import Ack, Inbound, Reply
+from engines.common.sandbox import Ack, Inbound, PhoneCommands, Reply
 from engines.common.sandbox_args import (
     MEDIA_TYPES,
     chat_of,
@@ -59,7 +59,9 @@ def as_answer(message: dict[str, Any]) -> dict[str, Any]:
     return answer
 
 
-class NowebPhone:
+class NowebPhone(PhoneCommands):
+    engine = "NOWEB"
+
     def __init__(self, config: SessionConfig, me: str) -> None:
         self.me = me
         self.me_jid = to_jid(me)
@@ -137,12 +139,6 @@ class NowebPhone:
                     and isinstance(message["key"].get("remoteJid"), str) \
                     and isinstance(message["key"].get("id"), str):
                 self._remember(message)
-
-    def command(self, command: str, args: dict[str, Any]) -> Reply:
-        handler = getattr(self, "cmd_" + command.replace("-", "_"), None)
-        if handler is None:
-            raise CommandError("unsupported", f"the NOWEB sandbox has no command {command!r}")
-        return handler(args)
 
     def cmd_send_text(self, args: dict[str, Any]) -> Reply:
         chat = chat_of(args)
@@ -249,18 +245,6 @@ class NowebPhone:
                                acks=False)
         self.messages.pop(message_id, None)
         return reply
-
-    def cmd_send_seen(self, args: dict[str, Any]) -> Reply:
-        chat_of(args)
-        return Reply(result=None)
-
-    def cmd_presence(self, args: dict[str, Any]) -> Reply:
-        presence = args.get("presence")
-        if presence not in ("online", "offline", "typing", "recording", "paused"):
-            raise CommandError("invalid", f"unknown presence {presence!r}")
-        if presence not in ("online", "offline"):
-            chat_of(args)
-        return Reply(result=None)
 
     def inbound(self, args: dict[str, Any]) -> Inbound:
         chat = check_chat(args.get("from"), "from")

@@ -19,7 +19,7 @@ from typing import Any
 
 from core.config import SessionConfig
 from core.engine import CommandError
-from engines.common.sandbox import Ack, Inbound, Reply
+from engines.common.sandbox import Ack, Inbound, PhoneCommands, Reply
 from engines.common.sandbox_args import (
     MEDIA_TYPES,
     chat_of,
@@ -48,7 +48,9 @@ def new_id(prefix: str = "3EB0") -> str:
     return prefix + secrets.token_hex(8).upper()
 
 
-class WebjsPhone:
+class WebjsPhone(PhoneCommands):
+    engine = "WEBJS"
+
     def __init__(self, config: SessionConfig, me: str) -> None:
         self.me = me
         self.push_name = config.me_push_name or ""
@@ -150,12 +152,6 @@ class WebjsPhone:
             data = record["data"]
             if isinstance(data.get("id"), dict) and isinstance(data["id"].get("_serialized"), str):
                 self._remember(data)
-
-    def command(self, command: str, args: dict[str, Any]) -> Reply:
-        handler = getattr(self, "cmd_" + command.replace("-", "_"), None)
-        if handler is None:
-            raise CommandError("unsupported", f"the WEBJS sandbox has no command {command!r}")
-        return handler(args)
 
     def cmd_send_text(self, args: dict[str, Any]) -> Reply:
         chat = chat_of(args)
@@ -262,18 +258,6 @@ class WebjsPhone:
         self.messages.pop(key["_serialized"], None)
         return Reply(result=None, records=[{"type": "message_revoke_everyone",
                                             "data": [revoked, target]}])
-
-    def cmd_send_seen(self, args: dict[str, Any]) -> Reply:
-        chat_of(args)
-        return Reply(result=None)
-
-    def cmd_presence(self, args: dict[str, Any]) -> Reply:
-        presence = args.get("presence")
-        if presence not in ("online", "offline", "typing", "recording", "paused"):
-            raise CommandError("invalid", f"unknown presence {presence!r}")
-        if presence not in ("online", "offline"):
-            chat_of(args)
-        return Reply(result=None)
 
     def inbound(self, args: dict[str, Any]) -> Inbound:
         chat = check_chat(args.get("from"), "from")
