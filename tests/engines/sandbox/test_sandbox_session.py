@@ -74,3 +74,22 @@ async def test_a_seeded_sandbox_answers_a_seeded_message_and_its_record_replays(
 def test_bad_sandbox_settings_are_refused_naming_the_key(field, value) -> None:
     with pytest.raises(msgspec.ValidationError, match=f"sandbox.{field}"):
         msgspec.convert({"name": "sb", "source": "sandbox", "sandbox": {field: value}}, SessionConfig)
+
+
+@pytest.mark.parametrize("engine", ["WEBJS", "NOWEB"])
+async def test_commands_the_sandbox_has_not_are_unsupported_and_presence_is_checked(engine) -> None:
+    make = webjs_session if engine == "WEBJS" else noweb_session
+    config = SessionConfig(name="sb", engine=engine, source="sandbox")
+    session = make(config)
+    with anyio.fail_after(20):
+        async with anyio.create_task_group() as tg:
+            await tg.start(session.run, RecordingContext(config))
+            with pytest.raises(CommandError) as unknown:
+                await session.request("send-hologram", {"chatId": "22222222222@c.us"})
+            with pytest.raises(CommandError) as presence:
+                await session.request("presence", {"presence": "dancing"})
+            assert await session.request("presence", {"presence": "online"}) is None
+            assert await session.request("send-seen", {"chatId": "22222222222@c.us"}) is None
+            tg.cancel_scope.cancel()
+    assert unknown.value.code == "unsupported" and engine in unknown.value.message
+    assert presence.value.code == "invalid" and "dancing" in presence.value.message
