@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from typing import Any, TextIO
 
 import structlog
@@ -71,3 +72,11 @@ def configure_logging(fmt: str = "auto", level: str = "info", stream: TextIO | N
 
 def get_logger(name: str) -> Any:
     return structlog.stdlib.get_logger(name)
+
+
+def level_check(name: str) -> Callable[[int], bool]:
+    """``level_check("plugins.webhook")(logging.DEBUG)``: would a line at that level be
+    written? For hot paths that skip building a line nobody reads: it is the question
+    ``filter_by_level`` asks, answered by the stdlib logger's cache (a structlog logger from
+    :func:`get_logger` is built anew on every call, since loggers are not cached)."""
+    return logging.getLogger(name).isEnabledFor

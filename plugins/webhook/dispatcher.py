@@ -9,6 +9,7 @@ delivery at a time; a 410 disables it until ``endpoints enable``.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections import Counter, deque
@@ -16,11 +17,10 @@ from typing import Any
 
 import aiohttp
 import anyio
-import structlog
 
-from core.logging import get_logger
+from core.logging import get_logger, level_check
 from plugins.webhook.config import WebhookConfig
-from plugins.webhook.http import post, redact_url
+from plugins.webhook.http import AttemptAnswer, post, redact_url
 from plugins.webhook.outcome import judge
 from plugins.webhook.retry import RetryPolicy
 from plugins.webhook.signing import StandardWebhooksSigner
@@ -28,6 +28,7 @@ from plugins.webhook.sqlite_store import now_ms
 from plugins.webhook.store import AttemptRecord, ClaimedDelivery, DeliveryStore
 
 log = get_logger("plugins.webhook")
+_log_enabled = level_check("plugins.webhook")
 
 #: Longest idle wait before a worker looks at the store again (catches CLI re-sends/enables).
 IDLE_POLL_SECONDS = 1.0
@@ -201,8 +202,7 @@ class EndpointWorker:
                 if self.state != "active" and delivery.id != self.probe_id:
                     await self._hold(delivery)
                     continue
-                with structlog.contextvars.bound_contextvars(delivery_id=delivery.id):
-                    await self._attempt(delivery)
+                await self._attempt(delivery)
             finally:
                 self.in_flight -= 1
 
@@ -227,17 +227,24 @@ class EndpointWorker:
             duration_ms=answer.duration_ms, status_code=answer.status_code, error=answer.error,
             response_body=answer.response_body, outcome=verdict.status, next_attempt_at=next_at,
         ), self)
-        fields: dict[str, Any] = dict(
+        if verdict.status == "delivered":
+            # The hot path: a counter (the recorder's outcomes), and a debug line only when
+            # someone reads debug lines.
+            if _log_enabled(logging.DEBUG):
+                log.debug("delivery attempt", **self._fields(delivery, attempt, answer, verdict.status, next_at))
+        elif verdict.status == "dead":
+            log.error("delivery dead", **self._fields(delivery, attempt, answer, verdict.status, next_at))
+        else:
+            log.warning("delivery attempt", **self._fields(delivery, attempt, answer, verdict.status, next_at))
+        await self._health(verdict.failure, verdict.disable_endpoint, answer.status_code, answer.error)
+
+    def _fields(self, delivery: ClaimedDelivery, attempt: int, answer: AttemptAnswer, outcome: str,
+                next_at: int | None) -> dict[str, Any]:
+        return dict(
             delivery_id=delivery.id, event_id=delivery.event_id, event_name=delivery.event_name,
             session=delivery.session, url=self.url, attempt=attempt, status=answer.status_code,
-            duration_ms=answer.duration_ms, error=answer.error, outcome=verdict.status,
-            next_attempt_at=next_at,
+            duration_ms=answer.duration_ms, error=answer.error, outcome=outcome, next_attempt_at=next_at,
         )
-        if verdict.status == "dead":
-            log.warning("delivery dead", **fields)
-        else:
-            log.info("delivery attempt", **fields)
-        await self._health(verdict.failure, verdict.disable_endpoint, answer.status_code, answer.error)
 
     async def _health(self, failed: bool, disable: bool, status: int | None, error: str | None) -> None:
         stamp = now_ms()

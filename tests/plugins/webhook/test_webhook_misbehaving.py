@@ -85,6 +85,6 @@ async def test_a_self_signed_certificate_fails_with_verification_and_passes_with
     assert all(a.status is None and a.error.startswith("TLS error") for a in tries)
     assert "certificate verify failed" in tries[0].error
     [dead] = logs.find("delivery dead")
-    assert dead["error"].startswith("TLS error") and dead["log_level"] == "warning"
+    assert dead["error"].startswith("TLS error") and dead["log_level"] == "error"
     [(row, tries)] = stored[rx.url("/unverified")]
     assert row.status == "delivered"

@@ -103,7 +103,7 @@ async def test_non_retryable_statuses_make_a_delivery_dead_at_once(tmp_path):
     assert [r.answered for r in rx.at("/strict")] == [422]
     assert [r.answered for r in rx.at("/lenient")] == [404, 200]
     [dead] = logs.find("delivery dead")
-    assert dead["log_level"] == "warning"
+    assert dead["log_level"] == "error"
     assert (dead["url"], dead["status"], dead["attempt"]) == (rx.url("/strict"), 422, 1)
     assert service.kernel.summary()["webhook"]["dead"] == 1
 
@@ -118,7 +118,7 @@ async def test_dead_letters_are_listed_and_resent_by_id_and_by_status(tmp_path, 
         first = build_service(tmp_path, webhooks=[webhook], sessions={"default": records})
         with watch_logs() as logs:
             await first.run_to_end()
-        assert len(logs.find("delivery dead", log_level="warning")) == 3
+        assert len(logs.find("delivery dead", log_level="error")) == 3
         assert first.kernel.summary()["webhook"]["dead"] == 3
         assert len(rx.requests) == 6
 

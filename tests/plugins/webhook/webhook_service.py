@@ -8,6 +8,7 @@ by ``anyio.fail_after``.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
@@ -61,9 +62,17 @@ class LogWatch:
 
 @contextmanager
 def watch_logs() -> Iterator[LogWatch]:
+    """Every log line of the block, debug lines included: hot paths skip building a line at a
+    level nobody reads (``core.logging.level_check``), so the level is debug meanwhile."""
     watch = LogWatch()
-    with capture_logs(processors=[structlog.contextvars.merge_contextvars, watch.processor]):
-        yield watch
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.DEBUG)
+    try:
+        with capture_logs(processors=[structlog.contextvars.merge_contextvars, watch.processor]):
+            yield watch
+    finally:
+        root.setLevel(level)
 
 
 # -- records and config ----------------------------------------------------------------------
