@@ -171,6 +171,9 @@ class DeliveryConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     #: events, then block), or ``block`` intake at once. Workers wait and reconnect either way.
     redis_outage: Literal["buffer", "block"] = "buffer"
     redis_buffer_events: int = 10_000
+    #: The SQLite store's durability (WAL): ``normal`` survives a crash or ``kill -9`` of the
+    #: process; ``full`` also a power cut or an OS crash (every commit is synced; slower).
+    sqlite_synchronous: Literal["normal", "full"] = "normal"
 
     def __post_init__(self) -> None:
         parse_networks(self.allow_networks)

@@ -55,7 +55,7 @@ def open_store(config: Config, *, for_cli: bool = False) -> DeliveryStore:
     delivery: DeliveryConfig = config.section("delivery")
     if delivery.backend == "redis":
         return redis_store(config, for_cli=for_cli)
-    return SQLiteDeliveryStore(store_path(config, delivery))
+    return SQLiteDeliveryStore(store_path(config, delivery), delivery.sqlite_synchronous)
 
 
 class WebhookSink:

@@ -128,6 +128,9 @@ class WalCheckpointer:
         self.interval = interval
         self._wrote = threading.Event()
         self._stopping = threading.Event()
+        #: Checkpoints made; ``checkpointed`` is set after each (tests wait on it).
+        self.checkpoints = 0
+        self.checkpointed = threading.Event()
         self._thread: threading.Thread | None = None
 
     def wrote(self) -> None:
@@ -149,6 +152,9 @@ class WalCheckpointer:
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
                 except sqlite3.Error:
                     pass  # busy or the file went away: the store's backstop still checkpoints
+                else:
+                    self.checkpoints += 1
+                    self.checkpointed.set()
                 if self._stopping.wait(self.interval):
                     return
         finally:
