@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextvars
 import math
+import zlib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -25,10 +26,11 @@ from core.events import Envelope, encoder
 from core.logging import get_logger
 from core.ulid import new_ulid
 from plugins.webhook.config import DeliveryConfig, RetryConfig, WebhookConfig
-from plugins.webhook.dispatcher import AttemptRecorder, EndpointWorker
+from plugins.webhook.dispatcher import EndpointWorker
 from plugins.webhook.http import redact_url
 from plugins.webhook.matching import chat_of
 from plugins.webhook.receiver import ReceiverOptions, start_receiver
+from plugins.webhook.recorder import AttemptRecorder
 from plugins.webhook.redis_config import endpoint_settings, redis_store
 from plugins.webhook.routing import HookRouting, scoped_to_session
 from plugins.webhook.sqlite_store import SQLiteDeliveryStore, now_ms
@@ -41,6 +43,8 @@ DEMO_ENDPOINT = "demo-receiver"
 PRUNE_EVERY_SECONDS = 600.0
 #: How often the workers of endpoints no webhook uses any more are checked for leftovers.
 RETIRE_POLL_SECONDS = 0.5
+#: How often a dispatcher sharing a SQLite store looks at who else dispatches from it.
+SHARE_POLL_SECONDS = 2.0
 
 
 def store_path(config: Config, delivery: DeliveryConfig) -> Path:
@@ -86,6 +90,8 @@ class WebhookSink:
         self.stopping = anyio.Event()
         self.ingested_events = 0
         self.ingested_deliveries = 0
+        #: This dispatcher's place among the live ones of a shared SQLite store (index, count).
+        self.share = (0, 1)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -142,6 +148,9 @@ class WebhookSink:
         async with anyio.create_task_group() as dispatch_tg:
             dispatch_tg.start_soon(recorder.run)
             dispatch_tg.start_soon(self._prune_forever)
+            if self.dispatching and hasattr(self.store, "live_dispatchers"):
+                await self._share_once()
+                dispatch_tg.start_soon(self._share_forever)
             async with anyio.create_task_group() as workers_tg:
                 async with self._hooks_lock:  # session webhooks set meanwhile get workers too
                     self._workers_tg, self._context = workers_tg, contextvars.copy_context()
@@ -232,6 +241,7 @@ class WebhookSink:
             if replaced is not None:
                 replaced.stop()
             self.workers[key] = worker
+            worker.set_slots(self._slots(worker.hook))
             if self.dispatching:
                 # In the sink's log context (``plugin``), not the caller's (an API request).
                 self._context.run(self._workers_tg.start_soon, worker.run)
@@ -243,7 +253,12 @@ class WebhookSink:
             in_use = self.routing.hooks_in_use()
             unused = [(key, worker) for key, worker in self.workers.items() if key not in in_use]
             for key, worker in unused:
-                if await self.store.unfinished([key]):
+                try:
+                    if await self.store.unfinished([key]):
+                        continue
+                except Exception as exc:
+                    log.warning("cannot count an endpoint's deliveries; looking again later",
+                                endpoint=worker.endpoint_shown, error=f"{type(exc).__name__}: {exc}")
                     continue
                 if key in self.routing.hooks_in_use() or self.workers.get(key) is not worker:
                     continue  # set again meanwhile
@@ -255,6 +270,45 @@ class WebhookSink:
             with anyio.move_on_after(wait):
                 await self._retire_wake.wait()
             self._retire_wake = anyio.Event()
+
+    # -- several dispatchers on one SQLite store -----------------------------------------------
+
+    def _slots(self, hook: WebhookConfig) -> int:
+        """This dispatcher's share of ``hook.concurrency``: the shares of the live dispatchers
+        add up to it exactly; which of them gets one more (the remainder) depends on the
+        endpoint, so that endpoints with a small limit are spread over the dispatchers."""
+        index, count = self.share
+        if count <= 1:
+            return hook.concurrency
+        base, extra = divmod(hook.concurrency, count)
+        first = zlib.crc32(hook.key.encode()) % count
+        return base + (1 if (index - first) % count < extra else 0)
+
+    async def _share_once(self) -> None:
+        store: Any = self.store
+        live = await store.live_dispatchers()
+        me = store.dispatchers.id
+        share = (live.index(me), len(live)) if me in live else (0, 1)
+        if share != self.share:
+            log.info("dispatchers sharing the store", dispatchers=len(live), index=share[0])
+            self.share = share
+            for worker in self.workers.values():
+                worker.set_slots(self._slots(worker.hook))
+        taken = await store.reclaim()  # cheap: the distinct owners of the in-flight rows
+        if taken:
+            log.warning("deliveries claimed by a dispatcher that stopped are resumed (at least "
+                        "once: an attempt whose outcome it did not store is sent again)",
+                        deliveries=taken)
+            for worker in self.workers.values():
+                worker.notify()
+
+    async def _share_forever(self) -> None:
+        while True:
+            await anyio.sleep(SHARE_POLL_SECONDS)
+            try:
+                await self._share_once()
+            except Exception as exc:
+                log.warning("cannot look at the other dispatchers of the store", error=f"{type(exc).__name__}: {exc}")
 
     # -- intake --------------------------------------------------------------------------------
 
@@ -330,21 +384,33 @@ class WebhookSink:
                     await drain()
                     tg.cancel_scope.cancel()
             return
+        any_unfinished = getattr(self.store, "any_unfinished", None)
         while not self.stopping.is_set():
-            if self.recorder is not None:
+            if self.recorder is not None and self.recorder.unstored:
                 await self.recorder.flush()
-            if await self.store.unfinished(list(self.workers)) == 0:
-                return
+            try:
+                endpoints = list(self.workers)
+                if any_unfinished is not None:
+                    if not await any_unfinished(endpoints):
+                        return
+                elif await self.store.unfinished(endpoints) == 0:
+                    return
+            except Exception as exc:
+                log.warning("cannot count unfinished deliveries; looking again", error=f"{type(exc).__name__}: {exc}")
             with anyio.move_on_after(0.2):
                 await self.stopping.wait()
 
     async def _prune_forever(self) -> None:
         while True:
             cutoff = now_ms() - int(self.delivery.retention_hours * 3_600_000)
-            pruned = await self.store.prune(cutoff)
-            if pruned:
-                log.info("delivered rows pruned", deliveries=pruned,
-                         retention_hours=self.delivery.retention_hours)
+            try:
+                pruned = await self.store.prune(cutoff)
+            except Exception as exc:
+                log.warning("cannot prune delivered rows; trying again later", error=f"{type(exc).__name__}: {exc}")
+            else:
+                if pruned:
+                    log.info("delivered rows pruned", deliveries=pruned,
+                             retention_hours=self.delivery.retention_hours)
             await anyio.sleep(PRUNE_EVERY_SECONDS)
 
     def summary(self) -> dict[str, Any]:
