@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextvars
 import math
+import time
 import zlib
 from collections.abc import Iterable
 from pathlib import Path
@@ -43,8 +44,13 @@ DEMO_ENDPOINT = "demo-receiver"
 PRUNE_EVERY_SECONDS = 600.0
 #: How often the workers of endpoints no webhook uses any more are checked for leftovers.
 RETIRE_POLL_SECONDS = 0.5
-#: How often a dispatcher sharing a SQLite store looks at who else dispatches from it.
+#: How often a dispatcher of a SQLite store looks for dispatchers that came or went (a stat),
+#: and how often it looks at all of them whatever (for killed ones, whose lock file stays).
+SHARE_CHECK_SECONDS = 0.1
 SHARE_POLL_SECONDS = 2.0
+#: A dispatcher joining others sends nothing for this long: they see it and give up their
+#: share of each endpoint's limit first (their requests in flight meanwhile finish).
+SHARE_SETTLE_SECONDS = 0.5
 
 
 def store_path(config: Config, delivery: DeliveryConfig) -> Path:
@@ -92,6 +98,8 @@ class WebhookSink:
         self.ingested_deliveries = 0
         #: This dispatcher's place among the live ones of a shared SQLite store (index, count).
         self.share = (0, 1)
+        #: Until then (monotonic), a dispatcher that joined others sends nothing.
+        self._settle_until: float | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -280,9 +288,15 @@ class WebhookSink:
         index, count = self.share
         if count <= 1:
             return hook.concurrency
+        if self._settle_until is not None:
+            return 0
         base, extra = divmod(hook.concurrency, count)
         first = zlib.crc32(hook.key.encode()) % count
         return base + (1 if (index - first) % count < extra else 0)
+
+    def _apply_share(self) -> None:
+        for worker in self.workers.values():
+            worker.set_slots(self._slots(worker.hook))
 
     async def _share_once(self) -> None:
         store: Any = self.store
@@ -291,9 +305,10 @@ class WebhookSink:
         share = (live.index(me), len(live)) if me in live else (0, 1)
         if share != self.share:
             log.info("dispatchers sharing the store", dispatchers=len(live), index=share[0])
+            if not self.workers and len(live) > 1:  # starting next to others: let them see us
+                self._settle_until = time.monotonic() + SHARE_SETTLE_SECONDS
             self.share = share
-            for worker in self.workers.values():
-                worker.set_slots(self._slots(worker.hook))
+            self._apply_share()
         taken = await store.reclaim()  # cheap: the distinct owners of the in-flight rows
         if taken:
             log.warning("deliveries claimed by a dispatcher that stopped are resumed (at least "
@@ -303,8 +318,16 @@ class WebhookSink:
                 worker.notify()
 
     async def _share_forever(self) -> None:
+        store: Any = self.store
+        last = time.monotonic()
         while True:
-            await anyio.sleep(SHARE_POLL_SECONDS)
+            await anyio.sleep(SHARE_CHECK_SECONDS)
+            if self._settle_until is not None and time.monotonic() >= self._settle_until:
+                self._settle_until = None
+                self._apply_share()
+            if not store.dispatchers.changed() and time.monotonic() - last < SHARE_POLL_SECONDS:
+                continue
+            last = time.monotonic()
             try:
                 await self._share_once()
             except Exception as exc:

@@ -23,6 +23,7 @@ class DispatcherRegistry:
         self.directory = store_path.with_name(store_path.name + ".dispatchers")
         self.id: str | None = None
         self._fd: int | None = None
+        self._seen_mtime: int | None = None
 
     def _lock_file(self, dispatcher_id: str) -> Path:
         return self.directory / f"{dispatcher_id}.lock"
@@ -70,6 +71,16 @@ class DispatcherRegistry:
         if self.id:
             found.add(self.id)
         return sorted(i for i in found if self.alive(i))
+
+    def changed(self) -> bool:
+        """Whether a dispatcher came or went (cleanly) since the last call: one ``stat`` of
+        the directory, cheap enough to ask ten times a second."""
+        try:
+            mtime = os.stat(self.directory).st_mtime_ns
+        except FileNotFoundError:
+            mtime = None
+        changed, self._seen_mtime = mtime != self._seen_mtime, mtime
+        return changed
 
     def close(self) -> None:
         fd, self._fd = self._fd, None
