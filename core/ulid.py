@@ -7,7 +7,6 @@ ids sort in creation order, which keeps store scans and logs readable.
 
 from __future__ import annotations
 
-import base64
 import os
 import threading
 import time
@@ -26,8 +25,16 @@ def _encode(value: int, length: int) -> str:
     return "".join(reversed(chars))
 
 
-_B32_TO_CROCKFORD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", _ALPHABET.encode())
+#: Every 10-bit value as its two characters (``base64.b32encode`` is pure Python: 4x slower).
+_PAIRS = [a + b for a in _ALPHABET for b in _ALPHABET]
 _last_time_text = ""
+
+
+def _encode_80(v: int) -> str:
+    """80 bits as 16 characters, most significant first."""
+    p = _PAIRS
+    return (p[v >> 70] + p[(v >> 60) & 1023] + p[(v >> 50) & 1023] + p[(v >> 40) & 1023]
+            + p[(v >> 30) & 1023] + p[(v >> 20) & 1023] + p[(v >> 10) & 1023] + p[v & 1023])
 
 
 def new_ulid(now_ms: int | None = None) -> str:
@@ -42,8 +49,7 @@ def new_ulid(now_ms: int | None = None) -> str:
             _last_rand = int.from_bytes(os.urandom(10), "big")
             _last_time_text = _encode(ms, 10)  # once per millisecond
         rand, time_text = _last_rand, _last_time_text
-    # 80 bits are exactly 16 base32 characters: the stdlib encoder, mapped to Crockford's.
-    return time_text + base64.b32encode(rand.to_bytes(10, "big")).translate(_B32_TO_CROCKFORD).decode()
+    return time_text + _encode_80(rand)
 
 
 def ulid_time_ms(ulid: str) -> int:
