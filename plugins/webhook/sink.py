@@ -130,8 +130,10 @@ class WebhookSink:
             elif not self.hooks:
                 log.warning("no webhook configured: events are not delivered "
                             "(set WHATSAPP_HOOK_URL and WHATSAPP_HOOK_EVENTS, or [[webhooks]])")
+            # Senders are bounded per endpoint (its concurrency), and so are its connections.
+            # No cookie jar: a receiver's Set-Cookie must not ride along on later deliveries.
             connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, keepalive_timeout=30)
-            async with aiohttp.ClientSession(connector=connector) as http, \
+            async with aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar()) as http, \
                     untrusted_client_session(self.delivery.allow_networks) as untrusted:
                 self._clients = {True: http, False: untrusted}
                 await self._serve(subscription, http, task_status)
@@ -357,23 +359,28 @@ class WebhookSink:
         """Match and store ``batch``, whose events have intake positions ``first`` …"""
         events: list[StoredEvent] = []
         deliveries: list[NewDelivery] = []
-        touched: set[str] = set()
         stamp = now_ms()
+        # Per batch, not per delivery: each endpoint's key and whether it is disabled.
+        targets: dict[int, tuple[str, str, str]] = {}
+        encode = encoder.encode
         for position, event in enumerate(batch, first):
             hooks = self.routing.matching(position, event)
             if not hooks:
                 continue
-            events.append(StoredEvent(event.id, event.name, event.session, event.timestamp,
-                                      encoder.encode(event)))
+            event_id = event.id
+            events.append(StoredEvent(event_id, event.name, event.session, event.timestamp, encode(event)))
             # The FIFO lane of ``ordering = "chat"``: per session, as two accounts share chats.
             chat = f"{event.session}/{chat_of(event)}"
             for hook in hooks:
-                worker = self.workers.get(hook.key)
-                deliveries.append(NewDelivery(
-                    id="dlv_" + new_ulid(), event_id=event.id, endpoint=hook.key, url=hook.url,
-                    chat=chat, next_attempt_at=stamp,
-                    status="disabled" if worker and worker.state == "disabled" else "pending"))
-                touched.add(hook.key)
+                target = targets.get(id(hook))
+                if target is None:
+                    key = hook.key
+                    worker = self.workers.get(key)
+                    target = targets[id(hook)] = (
+                        key, hook.url, "disabled" if worker and worker.state == "disabled" else "pending")
+                deliveries.append(NewDelivery("dlv_" + new_ulid(), event_id, target[0], target[1], chat,
+                                              stamp, target[2]))  # type: ignore[arg-type]
+        touched = {key for key, _, _ in targets.values()}
         if not deliveries:
             return
         delay = 0.1
