@@ -76,8 +76,14 @@ class AttemptRecorder:
                 retried = {record.delivery_id for record in self._refused}
                 self._pending[:0], self._refused = self._refused, []
             while self._pending:
-                batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch:]
-                await self._write(batch)
+                batch = self._pending[: self.max_batch]
+                del self._pending[: len(batch)]
+                try:
+                    await self._write(batch)
+                except BaseException:
+                    # Cancelled on the way (a stop): the batch is written by the last flush.
+                    self._pending[:0] = batch
+                    raise
             if retried:
                 still = sum(1 for record in self._refused if record.delivery_id in retried)
                 if still < len(retried):
