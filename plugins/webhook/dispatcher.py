@@ -39,8 +39,11 @@ from plugins.webhook.store import AttemptRecord, ClaimedDelivery, DeliveryStore
 log = get_logger("plugins.webhook")
 _log_enabled = level_check("plugins.webhook")
 
-#: Longest idle wait before a worker looks at the store again (catches CLI re-sends/enables).
+#: Longest idle wait before a worker looks at the store again (catches CLI re-sends/enables);
+#: shorter in a process that has no intake of its own (role ``worker``): it learns of new
+#: deliveries only from the store.
 IDLE_POLL_SECONDS = 1.0
+REMOTE_INTAKE_POLL_SECONDS = 0.1
 #: The wait before a retry when hookwire itself failed to judge an attempt (a bug, or a
 #: config value the policy cannot compute with): the delivery is retried, never lost.
 FALLBACK_RETRY_SECONDS = 30.0
@@ -52,8 +55,10 @@ __all__ = ["AttemptRecorder", "EndpointWorker"]
 
 class EndpointWorker:
     def __init__(self, hook: WebhookConfig, store: DeliveryStore, http: aiohttp.ClientSession,
-                 recorder: AttemptRecorder, state: str = "active", failures: int = 0) -> None:
+                 recorder: AttemptRecorder, state: str = "active", failures: int = 0,
+                 idle_poll: float = IDLE_POLL_SECONDS) -> None:
         self.hook = hook
+        self.idle_poll = idle_poll
         self.endpoint = hook.key
         #: What logs show: the key is the URL unless the webhook has a name (never credentials).
         self.endpoint_shown = redact_url(hook.key)
@@ -79,6 +84,9 @@ class EndpointWorker:
         self._room = anyio.Event()
         self._low_water = 16
         self._closed = False
+        #: The last claim found every due delivery of the endpoint: the store has no backlog
+        #: for it, so new deliveries may come straight from the intake (:meth:`offer`).
+        self.caught_up = False
 
     def notify(self) -> None:
         """New deliveries may be due."""
@@ -91,6 +99,26 @@ class EndpointWorker:
             self.slots = slots
             self._work.set()
             self._wake.set()
+
+    def room(self) -> int:
+        """How many new deliveries the intake may hand over right now, claimed as they are
+        written (no claim transaction): only while the store has no backlog for the endpoint
+        (older deliveries go first), the endpoint is healthy and unordered (per-chat order
+        needs the store's view of each chat), and the queue has room."""
+        if (self.stopping or not self.caught_up or self.state != "active" or not self.slots
+                or self.hook.ordering == "chat"):
+            return 0
+        return max(0, max(32, self.slots * 4) - len(self._queue))
+
+    def offer(self, deliveries: list[ClaimedDelivery]) -> bool:
+        """Queue deliveries the intake claimed for this worker as it wrote them; ``False``
+        if the worker is stopping (the caller gives them back)."""
+        if self.stopping or self._closed:
+            return False
+        self._queue.extend(deliveries)
+        self.in_flight += len(deliveries)
+        self._work.set()
+        return True
 
     def stop(self) -> None:
         """Claim nothing more; senders finish the attempt they are making."""
@@ -150,22 +178,23 @@ class EndpointWorker:
             await self._reload_state()
             return None
         if not self.slots:
-            return IDLE_POLL_SECONDS  # another dispatcher has this endpoint's whole limit
+            return self.idle_poll  # another dispatcher has this endpoint's whole limit
         prefetch = max(32, self.slots * 4)
         self._low_water = prefetch // 2
         paused = self.state == "paused"
         if paused:
             wait = self.paused_until - time.monotonic()
             if wait > 0 or self.in_flight:
-                return wait if wait > 0 else IDLE_POLL_SECONDS
+                return wait if wait > 0 else self.idle_poll
         elif len(self._queue) > self._low_water:
             # Enough queued: claim the next batch while the senders still have work, so they
             # never starve while the store is asked again.
             self._room = anyio.Event()
             await self._room.wait()
             return None
-        claimed = await self.store.claim_due(self.endpoint, now_ms(), 1 if paused else prefetch,
-                                             self.hook.ordering == "chat")
+        limit = 1 if paused else prefetch
+        claimed = await self.store.claim_due(self.endpoint, now_ms(), limit, self.hook.ordering == "chat")
+        self.caught_up = not paused and len(claimed) < limit
         if claimed:
             if paused:
                 self.probe_id = claimed[0].id
@@ -175,7 +204,7 @@ class EndpointWorker:
             self._work.set()
             return None
         due = await self.store.next_due_at(self.endpoint)
-        return IDLE_POLL_SECONDS if due is None else min(IDLE_POLL_SECONDS, (due - now_ms()) / 1000)
+        return self.idle_poll if due is None else min(self.idle_poll, (due - now_ms()) / 1000)
 
     async def _reload_state(self) -> None:
         row = await self.store.endpoint(self.endpoint)  # type: ignore[attr-defined]

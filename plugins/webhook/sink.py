@@ -27,7 +27,7 @@ from core.events import Envelope, encoder
 from core.logging import get_logger
 from core.ulid import new_ulid
 from plugins.webhook.config import DeliveryConfig, RetryConfig, WebhookConfig
-from plugins.webhook.dispatcher import EndpointWorker
+from plugins.webhook.dispatcher import IDLE_POLL_SECONDS, REMOTE_INTAKE_POLL_SECONDS, EndpointWorker
 from plugins.webhook.http import redact_url
 from plugins.webhook.matching import chat_of
 from plugins.webhook.receiver import ReceiverOptions, start_receiver
@@ -36,7 +36,7 @@ from plugins.webhook.redis_config import endpoint_settings, redis_store
 from plugins.webhook.routing import HookRouting, scoped_to_session
 from plugins.webhook.sqlite_store import SQLiteDeliveryStore, now_ms
 from plugins.webhook.ssrf import untrusted_client_session
-from plugins.webhook.store import DeliveryStore, EndpointRow, NewDelivery, StoredEvent
+from plugins.webhook.store import ClaimedDelivery, DeliveryStore, EndpointRow, NewDelivery, StoredEvent
 
 log = get_logger("plugins.webhook")
 
@@ -68,6 +68,18 @@ def open_store(config: Config, *, for_cli: bool = False) -> DeliveryStore:
     return SQLiteDeliveryStore(store_path(config, delivery), delivery.sqlite_synchronous)
 
 
+class _Target:
+    """An endpoint as one intake batch sees it."""
+
+    __slots__ = ("key", "url", "status", "worker", "room", "claimed")
+
+    def __init__(self, hook: WebhookConfig, worker: EndpointWorker | None, direct: bool) -> None:
+        self.key, self.url, self.worker = hook.key, hook.url, worker
+        self.status = "disabled" if worker is not None and worker.state == "disabled" else "pending"
+        self.room = worker.room() if direct and worker is not None else 0
+        self.claimed: list[ClaimedDelivery] = []
+
+
 class WebhookSink:
     name = "webhook"
     overflow = "block"
@@ -91,6 +103,8 @@ class WebhookSink:
         self.store = open_store(config)
         #: Role ``engines`` writes deliveries only; workers (role ``worker``, elsewhere) send them.
         self.dispatching = config.core.kernel.role != "engines"
+        #: Role ``worker`` has no intake that would tell its workers of new deliveries.
+        self._idle_poll = REMOTE_INTAKE_POLL_SECONDS if config.core.kernel.role == "worker" else IDLE_POLL_SECONDS
         self.workers: dict[str, EndpointWorker] = {}
         self.recorder: AttemptRecorder | None = None
         self.stopping = anyio.Event()
@@ -238,7 +252,7 @@ class WebhookSink:
                                           reason, failures, None, None)
             assert self.recorder is not None
             prepared[hook.key] = EndpointWorker(hook, self.store, self._clients[hook.origin != "api"],
-                                                self.recorder, state, failures)
+                                                self.recorder, state, failures, self._idle_poll)
             log.info("webhook endpoint", endpoint=redact_url(hook.key), url=redact_url(hook.url),
                      events=",".join(hook.events), state=state, origin=hook.origin)
         return prepared
@@ -360,33 +374,38 @@ class WebhookSink:
         events: list[StoredEvent] = []
         deliveries: list[NewDelivery] = []
         stamp = now_ms()
-        # Per batch, not per delivery: each endpoint's key and whether it is disabled.
-        targets: dict[int, tuple[str, str, str]] = {}
+        # Per batch, not per delivery: each endpoint's key, state, and how many of its new
+        # deliveries its worker takes straight from here (claimed as they are written).
+        targets: dict[int, _Target] = {}
+        direct = self.dispatching and getattr(self.store, "claims_on_add", False)
         encode = encoder.encode
         for position, event in enumerate(batch, first):
             hooks = self.routing.matching(position, event)
             if not hooks:
                 continue
-            event_id = event.id
-            events.append(StoredEvent(event_id, event.name, event.session, event.timestamp, encode(event)))
+            event_id, body = event.id, encode(event)
+            events.append(StoredEvent(event_id, event.name, event.session, event.timestamp, body))
             # The FIFO lane of ``ordering = "chat"``: per session, as two accounts share chats.
             chat = f"{event.session}/{chat_of(event)}"
             for hook in hooks:
                 target = targets.get(id(hook))
                 if target is None:
-                    key = hook.key
-                    worker = self.workers.get(key)
-                    target = targets[id(hook)] = (
-                        key, hook.url, "disabled" if worker and worker.state == "disabled" else "pending")
-                deliveries.append(NewDelivery("dlv_" + new_ulid(), event_id, target[0], target[1], chat,
-                                              stamp, target[2]))  # type: ignore[arg-type]
-        touched = {key for key, _, _ in targets.values()}
+                    target = targets[id(hook)] = _Target(hook, self.workers.get(hook.key), direct)
+                delivery_id = "dlv_" + new_ulid()
+                status = target.status
+                if target.room:
+                    target.room -= 1
+                    status = "in_flight"
+                    target.claimed.append(ClaimedDelivery(delivery_id, event_id, event.name, event.session,
+                                                          event.timestamp, target.key, target.url, 0, 0, body))
+                deliveries.append(NewDelivery(delivery_id, event_id, target.key, target.url, chat, stamp,
+                                              status))  # type: ignore[arg-type]
         if not deliveries:
             return
         delay = 0.1
         while True:  # the batch is only in memory: keep it until the store takes it
             try:
-                await self.store.add(events, deliveries)
+                claimed = await self.store.add(events, deliveries)
                 break
             except Exception as exc:
                 log.error("cannot write deliveries to the store, retrying", error=f"{type(exc).__name__}: {exc}",
@@ -395,9 +414,24 @@ class WebhookSink:
                 delay = min(delay * 2, 5.0)
         self.ingested_events += len(events)
         self.ingested_deliveries += len(deliveries)
-        for key in touched:
-            if (worker := self.workers.get(key)) is not None:
-                worker.notify()
+        for target in targets.values():
+            await self._hand_over(target, claimed or set())
+            if target.worker is not None:
+                target.worker.notify()
+
+    async def _hand_over(self, target: _Target, written: set[str]) -> None:
+        """Give a worker the deliveries claimed for it as they were written; those it can no
+        longer take (it stopped meanwhile) go back to pending."""
+        mine = [d for d in target.claimed if d.id in written]
+        if not mine or target.worker is None:
+            return
+        if self.workers.get(target.key) is target.worker and target.worker.offer(mine):
+            return
+        try:
+            await self.store.release([d.id for d in mine])
+        except Exception as exc:  # claimed by this process: the next start resumes them
+            log.warning("cannot give back deliveries claimed for a stopped worker; the next start resumes them",
+                        endpoint=redact_url(target.key), deliveries=len(mine), error=f"{type(exc).__name__}: {exc}")
 
     async def _until_finished(self) -> None:
         """After intake ends: wait until every delivery is final, or until shutdown begins.

@@ -50,6 +50,9 @@ PRUNE_CHUNK = 2000
 
 
 class SQLiteDeliveryStore:
+    #: :meth:`add` claims deliveries written ``in_flight`` for this dispatcher.
+    claims_on_add = True
+
     def __init__(self, path: Path, synchronous: Synchronous = "normal") -> None:
         self.path = Path(path)
         self.synchronous = synchronous
@@ -101,18 +104,30 @@ class SQLiteDeliveryStore:
 
     # -- the dispatch path ---------------------------------------------------------------------
 
-    async def add(self, events: list[StoredEvent], deliveries: list[NewDelivery]) -> None:
+    async def add(self, events: list[StoredEvent], deliveries: list[NewDelivery]) -> set[str]:
+        """Deliveries written ``in_flight`` are claimed by this dispatcher as they are written
+        (handed straight to a worker, no claim transaction); returns the ids of those that
+        were new (one already in the store, e.g. a replayed event, is not claimed again)."""
         stamp = now_ms()
         event_rows = [(e.id, e.name, e.session, e.timestamp, e.body) for e in events]
-        delivery_rows = [(d.id, d.event_id, d.endpoint, d.url, d.chat, d.status, d.next_attempt_at, stamp, stamp)
-                         for d in deliveries]
+        owner = None
+        if any(d.status == "in_flight" for d in deliveries):
+            owner = self.dispatchers.id or await anyio.to_thread.run_sync(self.dispatchers.register)
+        delivery_rows = [(d.id, d.event_id, d.endpoint, d.url, d.chat, d.status, d.next_attempt_at, stamp, stamp,
+                          owner if d.status == "in_flight" else None) for d in deliveries]
+        head = ("INSERT OR IGNORE INTO deliveries (id, event_id, endpoint, url, chat, status,"
+                " next_attempt_at, created_at, updated_at, claimed_by)")
 
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: sqlite3.Connection) -> set[str]:
             insert_rows(conn, "INSERT OR IGNORE INTO events (id, name, session, timestamp, body)", event_rows)
-            insert_rows(conn, "INSERT OR IGNORE INTO deliveries (id, event_id, endpoint, url, chat, status,"
-                        " next_attempt_at, created_at, updated_at)", delivery_rows)
+            if owner is None:
+                insert_rows(conn, head, delivery_rows)
+                return set()
+            insert_rows(conn, head, [row for row in delivery_rows if row[9] is None])
+            return set(insert_rows(conn, head, [row for row in delivery_rows if row[9] is not None],
+                                   returning="id"))
 
-        await self._tx(write)
+        return await self._tx(write)
 
     async def recover(self) -> int:
         """Register this process as a dispatcher and take back the claims of those that are
@@ -392,11 +407,18 @@ class SQLiteDeliveryStore:
         return await self._run(run)
 
 
-def insert_rows(conn: sqlite3.Connection, head: str, rows: list[tuple[Any, ...]]) -> None:
+def insert_rows(conn: sqlite3.Connection, head: str, rows: list[tuple[Any, ...]],
+                returning: str | None = None) -> list[Any]:
     """``head VALUES (…), (…) …``: many rows per statement, so a batch costs a few steps of
-    SQLite (each one a release and a re-take of the GIL) rather than one per row."""
+    SQLite (each one a release and a re-take of the GIL) rather than one per row. With
+    ``returning``, that column of the rows actually inserted."""
+    found: list[Any] = []
+    tail = f" RETURNING {returning}" if returning else ""
     for chunk, values in _chunks(rows):
-        conn.execute(f"{head} VALUES {values}", [value for row in chunk for value in row])
+        cursor = conn.execute(f"{head} VALUES {values}{tail}", [value for row in chunk for value in row])
+        if returning:
+            found.extend(row[0] for row in cursor)
+    return found
 
 
 def update_rows(conn: sqlite3.Connection, head: str, head_params: tuple[Any, ...], match: str,
