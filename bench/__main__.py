@@ -79,6 +79,7 @@ def _round(ws: scenarios.Workspace, noweb: scenarios.Workspace, receiver: Receiv
     if waha:
         result["waha"] = baselines.waha_sender(receiver, bodies, ws.events)
     result["full"] = scenarios.full_path(ws, receiver)
+    result["split"] = scenarios.split_path(ws, receiver)
     result["fanout"] = scenarios.full_path(ws, receiver, endpoints=4, events=max(1, ws.events // 4), label="fanout")
     result["isolation"] = scenarios.full_path(ws, receiver, blackhole=blackhole, label="isolation")
     result["noweb_baseline"] = baselines.bare_loop(receiver, noweb_bodies, noweb.events, base["connections"])
@@ -87,6 +88,7 @@ def _round(ws: scenarios.Workspace, noweb: scenarios.Workspace, receiver: Receiv
     result["ratios"] = {
         "full": result["full"]["per_s"] / b,
         "full_steady": result["full"]["steady_per_s"] / base["steady_per_s"],
+        "split": result["split"]["per_s"] / b,
         "fanout": result["fanout"]["per_s"] / b,
         "isolation": result["isolation"]["per_s"] / result["full"]["per_s"],
         "noweb": result["noweb"]["per_s"] / result["noweb_baseline"]["per_s"],

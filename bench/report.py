@@ -41,6 +41,11 @@ def rows(result: dict[str, Any]) -> list[tuple[str, ...]]:
          f"{full['cpu_us_per_delivery']:.0f} µs CPU per delivery, {full['log_lines']} log lines, "
          f"peak RSS {full['peak_rss_mb']} MB",
          "≥ 0.7; ≥ 1.3 × WAHA", _ok(r["full"] >= 0.7 and r.get("full_to_waha", 1.3) >= 1.3)),
+        ("2c", "full path as two processes on one SQLite file: `--role engines replay` and `--role worker`",
+         f"{_rate(last['split'])}: ratio {r['split']:.2f}"
+         + (f"; {last['split']['per_s'] / last['waha']['per_s']:.2f} × WAHA's sender" if "waha" in last else "")
+         + f"; {last['split']['cpu_us_per_delivery']:.0f} µs CPU per delivery", "≥ 0.7; ≥ 1.3 × WAHA",
+         _ok(r["split"] >= 0.7 and ("waha" not in last or last["split"]["per_s"] >= 1.3 * last["waha"]["per_s"]))),
         ("2b", f"full path, NOWEB envelopes ({last['noweb']['deliveries']:,}), against the bare loop on the same bodies",
          f"{_rate(last['noweb'])}: ratio {r['noweb']:.2f}", "(recorded)", ""),
         ("3", f"fan-out: 4 endpoints with different filters, {last['fanout']['deliveries']:,} deliveries",

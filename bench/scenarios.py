@@ -96,6 +96,33 @@ def full_path(ws: Workspace, receiver: Receiver, *, endpoints: int = 1, events: 
             "receiver_cpu_share": (stats["cpu_seconds"] - cpu0) / wall, "log_lines": service.log_lines()}
 
 
+def split_path(ws: Workspace, receiver: Receiver, workers: int = 1) -> dict[str, Any]:
+    """The full path in two kinds of process on one host, the roles sharing one SQLite file:
+    ``--role engines replay`` (translation and intake) and ``workers`` × ``--role worker``
+    (dispatch), started together; the figure is the wall time until every delivery arrived."""
+    work = ws.fresh(f"split{workers}")
+    config = write_config(work / "hookwire.toml", work / "data", [{"url": receiver.url("split"),
+                                                                   "events": ["message.any"]}])
+    receiver.reset()
+    cpu0 = receiver.stats()["cpu_seconds"]
+    started = time.monotonic()
+    dispatchers = [Service(work, ["--config", str(config), "--role", "worker"]) for _ in range(workers)]
+    engines = Service(work, ["--role", "engines", *ws.replay_args(config)])
+    try:
+        stats = receiver.wait_for(ws.events, timeout=3600, service=engines)
+        wall = time.monotonic() - started
+    finally:
+        for proc in dispatchers:
+            if exit_status(proc.proc) is None:
+                proc.proc.send_signal(signal.SIGTERM)
+    runs = [engines.finish()[0], *(proc.finish(timeout=120)[0] for proc in dispatchers)]
+    return {"deliveries": ws.events, "processes": 1 + workers, "per_s": ws.events / wall, "wall_s": round(wall, 3),
+            "steady_per_s": stats["steady_per_s"], "peak_rss_mb": max(r.peak_rss_mb for r in runs),
+            "cpu_us_per_delivery": sum(r.cpu for r in runs) / ws.events * 1e6,
+            "receiver_cpu_share": (receiver.stats()["cpu_seconds"] - cpu0) / wall,
+            "log_lines": engines.log_lines() + sum(proc.log_lines() for proc in dispatchers)}
+
+
 def latency(ws: Workspace, receiver: Receiver, rate: int, seconds: float) -> dict[str, Any]:
     """A steady ``rate`` events/s (``--pace recorded``): envelope made → receiver's handler."""
     work = ws.fresh("latency")

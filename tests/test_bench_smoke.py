@@ -41,10 +41,10 @@ def test_bench_smoke_runs_every_scenario_and_writes_the_report(tmp_path: Path) -
     assert set(last["baseline"]["by_connections"]) == {"8", "32", "64"}
     assert all(run["per_s"] > 0 and run["receiver_cpu_share"] > 0 for run in last["baseline"]["by_connections"].values())
     assert last["waha"]["per_s"] > 0
-    for key in ("full", "fanout", "isolation", "noweb"):
+    for key in ("full", "split", "fanout", "isolation", "noweb"):
         assert last[key]["per_s"] > 0 and last[key]["steady_per_s"] > 0
     assert last["full"]["log_lines"] < 50  # the default level: no line per delivery
-    assert set(summary["ratios"]) >= {"full", "full_steady", "fanout", "isolation", "noweb", "waha", "full_to_waha"}
+    assert set(summary["ratios"]) >= {"full", "full_steady", "split", "fanout", "isolation", "noweb", "waha", "full_to_waha"}
     assert summary["latency"]["events"] == 200 and summary["latency"]["p99_ms"] is not None
     backlog = summary["backlog"]
     assert backlog["lost"] == 0, backlog  # kill -9 mid-drain loses nothing
@@ -56,6 +56,6 @@ def test_bench_smoke_runs_every_scenario_and_writes_the_report(tmp_path: Path) -
     assert set(summary["translate_records_per_s"]) == {"WEBJS", "NOWEB"}
     table = out.read_text()
     assert "**Smoke run**" in table
-    for scenario in ("| 1 |", "| 1b |", "| 2 |", "| 2b |", "| 3 |", "| 4 |", "| 5 |", "| 6 |", "| 7 |",
+    for scenario in ("| 1 |", "| 1b |", "| 2 |", "| 2b |", "| 2c |", "| 3 |", "| 4 |", "| 5 |", "| 6 |", "| 7 |",
                      "| 8 |", "| 8b |", "| 10 |"):
         assert scenario in table
