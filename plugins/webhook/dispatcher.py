@@ -47,6 +47,9 @@ REMOTE_INTAKE_POLL_SECONDS = 0.1
 #: The wait before a retry when hookwire itself failed to judge an attempt (a bug, or a
 #: config value the policy cannot compute with): the delivery is retried, never lost.
 FALLBACK_RETRY_SECONDS = 30.0
+#: Claimed ahead of the senders (``EndpointWorker.prefetch``): at least, per sender, at most.
+#: The most is also what an endpoint with a backlog holds in memory (1,024 bodies).
+PREFETCH_MIN, PREFETCH_PER_SLOT, PREFETCH_MAX = 256, 32, 1024
 #: Longest wait between claims while the store keeps failing.
 STORE_RETRY_MAX_SECONDS = 10.0
 
@@ -100,6 +103,12 @@ class EndpointWorker:
             self._work.set()
             self._wake.set()
 
+    @property
+    def prefetch(self) -> int:
+        """Deliveries claimed ahead of the senders: enough that the queue outlasts a claim
+        waiting behind the intake's commits (tens of milliseconds at thousands per second)."""
+        return min(PREFETCH_MAX, max(PREFETCH_MIN, self.slots * PREFETCH_PER_SLOT))
+
     def room(self) -> int:
         """How many new deliveries the intake may hand over right now, claimed as they are
         written (no claim transaction): only while the store has no backlog for the endpoint
@@ -108,7 +117,7 @@ class EndpointWorker:
         if (self.stopping or not self.caught_up or self.state != "active" or not self.slots
                 or self.hook.ordering == "chat"):
             return 0
-        return max(0, max(32, self.slots * 4) - len(self._queue))
+        return max(0, self.prefetch - len(self._queue))
 
     def offer(self, deliveries: list[ClaimedDelivery]) -> bool:
         """Queue deliveries the intake claimed for this worker as it wrote them; ``False``
@@ -179,7 +188,7 @@ class EndpointWorker:
             return None
         if not self.slots:
             return self.idle_poll  # another dispatcher has this endpoint's whole limit
-        prefetch = max(32, self.slots * 4)
+        prefetch = self.prefetch
         self._low_water = prefetch // 2
         paused = self.state == "paused"
         if paused:
