@@ -71,13 +71,15 @@ def open_store(config: Config, *, for_cli: bool = False) -> DeliveryStore:
 class _Target:
     """An endpoint as one intake batch sees it."""
 
-    __slots__ = ("key", "url", "status", "worker", "room", "claimed")
+    __slots__ = ("key", "url", "status", "worker", "room", "claimed", "count")
 
     def __init__(self, hook: WebhookConfig, worker: EndpointWorker | None, direct: bool) -> None:
         self.key, self.url, self.worker = hook.key, hook.url, worker
         self.status = "disabled" if worker is not None and worker.state == "disabled" else "pending"
         self.room = worker.room() if direct and worker is not None else 0
         self.claimed: list[ClaimedDelivery] = []
+        #: Deliveries of the batch for this endpoint.
+        self.count = 0
 
 
 class WebhookSink:
@@ -391,6 +393,7 @@ class WebhookSink:
                 target = targets.get(id(hook))
                 if target is None:
                     target = targets[id(hook)] = _Target(hook, self.workers.get(hook.key), direct)
+                target.count += 1
                 delivery_id = "dlv_" + new_ulid()
                 status = target.status
                 if target.room:
@@ -415,23 +418,24 @@ class WebhookSink:
         self.ingested_events += len(events)
         self.ingested_deliveries += len(deliveries)
         for target in targets.values():
-            await self._hand_over(target, claimed or set())
-            if target.worker is not None:
-                target.worker.notify()
+            handed = await self._hand_over(target, claimed or set())
+            if target.worker is not None and handed < target.count:
+                target.worker.notify()  # some wait in the store: the worker claims them
 
-    async def _hand_over(self, target: _Target, written: set[str]) -> None:
-        """Give a worker the deliveries claimed for it as they were written; those it can no
-        longer take (it stopped meanwhile) go back to pending."""
+    async def _hand_over(self, target: _Target, written: set[str]) -> int:
+        """Give a worker the deliveries claimed for it as they were written (how many it
+        took); those it can no longer take (it stopped meanwhile) go back to pending."""
         mine = [d for d in target.claimed if d.id in written]
         if not mine or target.worker is None:
-            return
+            return 0
         if self.workers.get(target.key) is target.worker and target.worker.offer(mine):
-            return
+            return len(mine)
         try:
             await self.store.release([d.id for d in mine])
         except Exception as exc:  # claimed by this process: the next start resumes them
             log.warning("cannot give back deliveries claimed for a stopped worker; the next start resumes them",
                         endpoint=redact_url(target.key), deliveries=len(mine), error=f"{type(exc).__name__}: {exc}")
+        return 0
 
     async def _until_finished(self) -> None:
         """After intake ends: wait until every delivery is final, or until shutdown begins.
