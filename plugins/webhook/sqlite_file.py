@@ -7,10 +7,10 @@ default) syncs the WAL at checkpoints only: every committed transaction survives
 syncs the WAL at every commit: commits also survive a power cut, at a cost per commit.
 
 Checkpoints (copying the WAL back into the database, with an fsync) are what a commit pays
-for now and then with SQLite's default auto-checkpoint: here the store's connection only
-checkpoints when the WAL has grown large (a backstop), and a :class:`WalCheckpointer` thread
-makes passive checkpoints after writes, so the store's thread, and the event loop waiting for
-it, does not wait for the disk.
+for now and then with SQLite's default auto-checkpoint (every 1,000 pages): here a
+:class:`WalCheckpointer` thread makes passive checkpoints after writes, so the store's thread,
+and the event loop waiting for it, mostly does not wait for the disk; the store's connection
+checkpoints itself only when the WAL has grown past a backstop (writes without a pause).
 """
 
 from __future__ import annotations
@@ -84,8 +84,10 @@ CREATE INDEX IF NOT EXISTS deliveries_status ON deliveries (status, updated_at);
 #: Indexes of earlier versions, replaced by the partial ones above.
 OLD_INDEXES = ("deliveries_due", "deliveries_chat")
 
-#: The store's own connection checkpoints only past this many WAL pages (~64 MB).
-BACKSTOP_CHECKPOINT_PAGES = 16384
+#: The store's own connection checkpoints only past this many WAL pages (~16 MB): under
+#: writes without a pause the checkpointer never catches up with the WAL's end, and this
+#: bounds the WAL (a commit then pays for the rest of a checkpoint mostly done already).
+BACKSTOP_CHECKPOINT_PAGES = 4096
 
 
 def connect(path: Path, synchronous: Synchronous = "normal") -> sqlite3.Connection:
