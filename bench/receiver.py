@@ -3,7 +3,9 @@
 ``fast`` answers 200 at once and counts; ``latency`` also decodes each envelope and records
 ``now - envelope.timestamp``; ``blackhole`` accepts connections and never answers. The first
 line on stdout is ``PORT <n>``. ``GET /stats`` reports counts, first/last arrival times, the
-distinct request ids and the receiver's own CPU seconds (to show it is not the bottleneck).
+steady-state rate (requests between the 10th and the 90th percentile of arrivals, over the
+time between them: start-up and the tail do not count), the distinct request ids and the
+receiver's own CPU seconds (to show it is not the bottleneck).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ class Stats:
         self.last = 0.0
         self.request_ids: set[str] = set()
         self.latencies_ms: list[float] = []
+        self.arrivals: list[float] = []
 
 
 def make_app(mode: str) -> web.Application:
@@ -38,6 +41,7 @@ def make_app(mode: str) -> web.Application:
             stats.first = now
         stats.count += 1
         stats.last = now
+        stats.arrivals.append(now)
         stats.request_ids.add(request.headers.get("X-Webhook-Request-Id", ""))
         if mode == "latency":
             stats.latencies_ms.append(now * 1000 - decoder.decode(body)["timestamp"])
@@ -45,8 +49,14 @@ def make_app(mode: str) -> web.Application:
 
     async def report(request: web.Request) -> web.Response:
         lat = sorted(stats.latencies_ms)
+        arrivals = stats.arrivals
+        steady = None
+        if len(arrivals) >= 20:
+            low, high = len(arrivals) // 10, len(arrivals) * 9 // 10
+            span = arrivals[high] - arrivals[low]
+            steady = (high - low) / span if span > 0 else None
         return web.json_response({
-            "count": stats.count, "first": stats.first, "last": stats.last,
+            "count": stats.count, "first": stats.first, "last": stats.last, "steady_per_s": steady,
             "distinct": len(stats.request_ids), "cpu_seconds": time.process_time(),
             "p50_ms": statistics.median(lat) if lat else None,
             "p99_ms": lat[min(len(lat) - 1, int(len(lat) * 0.99))] if lat else None,

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.procs import Receiver, Service, write_config
+from bench.procs import Receiver, Service, exit_status, write_config
 from bench.recordings import write_recording
 
 WORKER_COUNTS = (1, 2, 4)
@@ -75,8 +75,8 @@ def _window_rate(receiver: Receiver, total: int, services: list[Service], timeou
         if start is not None and count >= high and now > start[0]:
             return {"deliveries_per_s": (count - start[1]) / (now - start[0]), "count": count}
         for service in services:
-            if service.proc.poll() is not None:
-                raise RuntimeError(f"a worker exited with {service.proc.returncode}: {service.stderr_tail()}")
+            if exit_status(service.proc) is not None:
+                raise RuntimeError(f"a worker exited with {exit_status(service.proc)}: {service.stderr_tail()}")
         if now > deadline:
             raise TimeoutError(f"the receiver got {count} of {total}")
         time.sleep(0.02)
@@ -98,8 +98,8 @@ def run(root: Path, recording: Path, events: int, receiver: Receiver,
                 extra=delivery)
             engines = Service(work, ["--config", str(config), "--role", "engines", "replay", str(recording),
                                      "--engine", "WEBJS", "--me", "11111111111@c.us"])
-            written = engines.finish()
-            if engines.proc.returncode != 0:
+            finished, written = engines.finish()
+            if finished.returncode != 0:
                 raise RuntimeError(f"the engines process failed: {engines.stderr_tail()}")
             receiver.reset()
             started = [Service(work, ["--config", str(config), "--role", "worker"]) for _ in range(workers)]

@@ -212,6 +212,9 @@ class DeliveryConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     redis_outage: Literal["buffer", "block"] = "buffer"
     #: 0 to 1,000,000 events.
     redis_buffer_events: Annotated[int, Meta(ge=0, le=1_000_000)] = 10_000
+    #: The SQLite store's durability (WAL): ``normal`` survives a crash or ``kill -9`` of the
+    #: process; ``full`` also a power cut or an OS crash (every commit is synced; slower).
+    sqlite_synchronous: Literal["normal", "full"] = "normal"
 
     def __post_init__(self) -> None:
         parse_networks(self.allow_networks)

@@ -44,42 +44,60 @@ def redact_url(url: str) -> str:
     return str(parsed.with_user(None)) if parsed.user or parsed.password else url
 
 
+class EndpointRequest:
+    """What every request to one endpoint shares, computed once per endpoint (the per-delivery
+    path only adds the delivery's own headers): the fixed headers, the signers, the timeout."""
+
+    def __init__(self, hook: WebhookConfig) -> None:
+        self.hook = hook
+        self.headers = {name: value for name, value in hook.headers.items()
+                        if name.lower() not in RESERVED_HEADERS}
+        self.headers["Content-Type"] = "application/json"
+        self.headers["User-Agent"] = USER_AGENT
+        self.signer = StandardWebhooksSigner(hook.secrets) if hook.secrets else None
+        self.timeout = aiohttp.ClientTimeout(total=hook.timeout_seconds)
+        self.ssl: bool | None = None if hook.verify_tls else False
+
+    def headers_for(self, delivery: ClaimedDelivery, attempt: int) -> dict[str, str]:
+        hook = self.hook
+        headers = self.headers.copy()
+        headers["X-Webhook-Request-Id"] = delivery.id
+        headers["X-Webhook-Timestamp"] = str(delivery.event_timestamp)
+        headers["X-Webhook-Event"] = delivery.event_name
+        headers["X-Webhook-Attempt"] = str(attempt)
+        if hook.hmac_key:
+            headers["X-Webhook-Hmac"] = waha_hmac(hook.hmac_key, delivery.body, hook.hmac_algorithm)
+            headers["X-Webhook-Hmac-Algorithm"] = hook.hmac_algorithm
+        if self.signer is not None:
+            timestamp = int(time.time())  # seconds of *this* attempt: re-signed on every retry
+            headers["webhook-id"] = delivery.event_id
+            headers["webhook-timestamp"] = str(timestamp)
+            headers["webhook-signature"] = self.signer.signature(delivery.event_id, timestamp, delivery.body)
+        return headers
+
+
 def build_headers(hook: WebhookConfig, delivery: ClaimedDelivery, attempt: int,
-                  signer: StandardWebhooksSigner | None) -> dict[str, str]:
-    headers = {name: value for name, value in hook.headers.items() if name.lower() not in RESERVED_HEADERS}
-    headers.update({
-        "Content-Type": "application/json",
-        "User-Agent": USER_AGENT,
-        "X-Webhook-Request-Id": delivery.id,
-        "X-Webhook-Timestamp": str(delivery.event_timestamp),
-        "X-Webhook-Event": delivery.event_name,
-        "X-Webhook-Attempt": str(attempt),
-    })
-    if hook.hmac_key:
-        headers["X-Webhook-Hmac"] = waha_hmac(hook.hmac_key, delivery.body, hook.hmac_algorithm)
-        headers["X-Webhook-Hmac-Algorithm"] = hook.hmac_algorithm
-    if signer is not None:
-        timestamp = int(time.time())  # seconds of *this* attempt: re-signed on every retry
-        headers["webhook-id"] = delivery.event_id
-        headers["webhook-timestamp"] = str(timestamp)
-        headers["webhook-signature"] = signer.signature(delivery.event_id, timestamp, delivery.body)
-    return headers
+                  signer: StandardWebhooksSigner | None = None) -> dict[str, str]:
+    """The headers of one attempt (``webhook-contract.md`` §4)."""
+    return EndpointRequest(hook).headers_for(delivery, attempt)
 
 
-async def post(session: aiohttp.ClientSession, hook: WebhookConfig, delivery: ClaimedDelivery,
-               attempt: int, signer: StandardWebhooksSigner | None) -> AttemptAnswer:
-    """POST the envelope once. Never raises for what the receiver or network does."""
-    headers = build_headers(hook, delivery, attempt, signer)
+async def post(session: aiohttp.ClientSession, target: EndpointRequest | WebhookConfig,
+               delivery: ClaimedDelivery, attempt: int, signer: StandardWebhooksSigner | None = None) -> AttemptAnswer:
+    """POST the envelope once. Never raises for what the receiver, the network or a header
+    value does: every failure is the answer's ``error``."""
+    request = target if isinstance(target, EndpointRequest) else EndpointRequest(target)
+    hook = request.hook
     started = time.perf_counter()
     answer = AttemptAnswer()
     try:
         async with session.post(
             delivery.url,
             data=delivery.body,
-            headers=headers,
+            headers=request.headers_for(delivery, attempt),
             allow_redirects=False,
-            timeout=aiohttp.ClientTimeout(total=hook.timeout_seconds),
-            ssl=None if hook.verify_tls else False,
+            timeout=request.timeout,
+            ssl=request.ssl,
         ) as response:
             answer.status_code = response.status
             raw = await _read_bounded(response, hook.timeout_seconds)
@@ -92,7 +110,7 @@ async def post(session: aiohttp.ClientSession, hook: WebhookConfig, delivery: Cl
         answer.error = f"timeout after {hook.timeout_seconds:g} s"
     except aiohttp.ClientSSLError as exc:
         answer.error = f"TLS error: {exc}"
-    except (aiohttp.ClientError, OSError, ValueError) as exc:
+    except Exception as exc:
         answer.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     answer.duration_ms = round((time.perf_counter() - started) * 1000, 3)
     return answer

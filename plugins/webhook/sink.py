@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextvars
 import math
+import time
+import zlib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -25,16 +27,16 @@ from core.events import Envelope, encoder
 from core.logging import get_logger
 from core.ulid import new_ulid
 from plugins.webhook.config import DeliveryConfig, RetryConfig, WebhookConfig
-from plugins.webhook.dispatcher import AttemptRecorder, EndpointWorker
+from plugins.webhook.dispatcher import IDLE_POLL_SECONDS, REMOTE_INTAKE_POLL_SECONDS, EndpointWorker
 from plugins.webhook.http import redact_url
-from plugins.webhook.liveness import WorkerLock
 from plugins.webhook.matching import chat_of
 from plugins.webhook.receiver import ReceiverOptions, start_receiver
+from plugins.webhook.recorder import AttemptRecorder
 from plugins.webhook.redis_config import endpoint_settings, redis_store
 from plugins.webhook.routing import HookRouting, scoped_to_session
 from plugins.webhook.sqlite_store import SQLiteDeliveryStore, now_ms
 from plugins.webhook.ssrf import untrusted_client_session
-from plugins.webhook.store import DeliveryStore, EndpointRow, NewDelivery, StoredEvent
+from plugins.webhook.store import ClaimedDelivery, DeliveryStore, EndpointRow, NewDelivery, StoredEvent
 
 log = get_logger("plugins.webhook")
 
@@ -42,6 +44,13 @@ DEMO_ENDPOINT = "demo-receiver"
 PRUNE_EVERY_SECONDS = 600.0
 #: How often the workers of endpoints no webhook uses any more are checked for leftovers.
 RETIRE_POLL_SECONDS = 0.5
+#: How often a dispatcher of a SQLite store looks for dispatchers that came or went (a stat),
+#: and how often it looks at all of them whatever (for killed ones, whose lock file stays).
+SHARE_CHECK_SECONDS = 0.1
+SHARE_POLL_SECONDS = 2.0
+#: A dispatcher joining others sends nothing for this long: they see it and give up their
+#: share of each endpoint's limit first (their requests in flight meanwhile finish).
+SHARE_SETTLE_SECONDS = 0.5
 
 
 def store_path(config: Config, delivery: DeliveryConfig) -> Path:
@@ -56,7 +65,21 @@ def open_store(config: Config, *, for_cli: bool = False) -> DeliveryStore:
     delivery: DeliveryConfig = config.section("delivery")
     if delivery.backend == "redis":
         return redis_store(config, for_cli=for_cli)
-    return SQLiteDeliveryStore(store_path(config, delivery))
+    return SQLiteDeliveryStore(store_path(config, delivery), delivery.sqlite_synchronous)
+
+
+class _Target:
+    """An endpoint as one intake batch sees it."""
+
+    __slots__ = ("key", "url", "status", "worker", "room", "claimed", "count")
+
+    def __init__(self, hook: WebhookConfig, worker: EndpointWorker | None, direct: bool) -> None:
+        self.key, self.url, self.worker = hook.key, hook.url, worker
+        self.status = "disabled" if worker is not None and worker.state == "disabled" else "pending"
+        self.room = worker.room() if direct and worker is not None else 0
+        self.claimed: list[ClaimedDelivery] = []
+        #: Deliveries of the batch for this endpoint.
+        self.count = 0
 
 
 class WebhookSink:
@@ -82,11 +105,17 @@ class WebhookSink:
         self.store = open_store(config)
         #: Role ``engines`` writes deliveries only; workers (role ``worker``, elsewhere) send them.
         self.dispatching = config.core.kernel.role != "engines"
+        #: Role ``worker`` has no intake that would tell its workers of new deliveries.
+        self._idle_poll = REMOTE_INTAKE_POLL_SECONDS if config.core.kernel.role == "worker" else IDLE_POLL_SECONDS
         self.workers: dict[str, EndpointWorker] = {}
         self.recorder: AttemptRecorder | None = None
         self.stopping = anyio.Event()
         self.ingested_events = 0
         self.ingested_deliveries = 0
+        #: This dispatcher's place among the live ones of a shared SQLite store (index, count).
+        self.share = (0, 1)
+        #: Until then (monotonic), a dispatcher that joined others sends nothing.
+        self._settle_until: float | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -100,12 +129,7 @@ class WebhookSink:
         subscription.events = self.events  # session webhooks may have been set before the run
         await self.store.open()
         receiver: web.AppRunner | None = None
-        # A dispatching process on SQLite says so to the CLI (``deliveries retry``).
-        worker_lock = (WorkerLock(store_path(self.config, self.delivery))
-                       if self.dispatching and isinstance(self.store, SQLiteDeliveryStore) else None)
         try:
-            if worker_lock is not None:
-                worker_lock.acquire()
             # Only a dispatching process takes back claims of a stopped one (an engines
             # process sharing the SQLite file with a worker must not touch the worker's).
             recovered = await self.store.recover() if self.dispatching else 0
@@ -122,8 +146,10 @@ class WebhookSink:
             elif not self.hooks:
                 log.warning("no webhook configured: events are not delivered "
                             "(set WHATSAPP_HOOK_URL and WHATSAPP_HOOK_EVENTS, or [[webhooks]])")
+            # Senders are bounded per endpoint (its concurrency), and so are its connections.
+            # No cookie jar: a receiver's Set-Cookie must not ride along on later deliveries.
             connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, keepalive_timeout=30)
-            async with aiohttp.ClientSession(connector=connector) as http, \
+            async with aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar()) as http, \
                     untrusted_client_session(self.delivery.allow_networks) as untrusted:
                 self._clients = {True: http, False: untrusted}
                 await self._serve(subscription, http, task_status)
@@ -132,8 +158,6 @@ class WebhookSink:
                 if receiver is not None:
                     await receiver.cleanup()
                 await self.store.close()
-                if worker_lock is not None:
-                    worker_lock.release()
 
     async def _serve(self, subscription: Subscription, http: aiohttp.ClientSession,
                      task_status: TaskStatus[None]) -> None:
@@ -150,6 +174,9 @@ class WebhookSink:
         async with anyio.create_task_group() as dispatch_tg:
             dispatch_tg.start_soon(recorder.run)
             dispatch_tg.start_soon(self._prune_forever)
+            if self.dispatching and hasattr(self.store, "live_dispatchers"):
+                await self._share_once()
+                dispatch_tg.start_soon(self._share_forever)
             async with anyio.create_task_group() as workers_tg:
                 async with self._hooks_lock:  # session webhooks set meanwhile get workers too
                     self._workers_tg, self._context = workers_tg, contextvars.copy_context()
@@ -227,7 +254,7 @@ class WebhookSink:
                                           reason, failures, None, None)
             assert self.recorder is not None
             prepared[hook.key] = EndpointWorker(hook, self.store, self._clients[hook.origin != "api"],
-                                                self.recorder, state, failures)
+                                                self.recorder, state, failures, self._idle_poll)
             log.info("webhook endpoint", endpoint=redact_url(hook.key), url=redact_url(hook.url),
                      events=",".join(hook.events), state=state, origin=hook.origin)
         return prepared
@@ -240,6 +267,7 @@ class WebhookSink:
             if replaced is not None:
                 replaced.stop()
             self.workers[key] = worker
+            worker.set_slots(self._slots(worker.hook))
             if self.dispatching:
                 # In the sink's log context (``plugin``), not the caller's (an API request).
                 self._context.run(self._workers_tg.start_soon, worker.run)
@@ -251,7 +279,12 @@ class WebhookSink:
             in_use = self.routing.hooks_in_use()
             unused = [(key, worker) for key, worker in self.workers.items() if key not in in_use]
             for key, worker in unused:
-                if await self.store.unfinished([key]):
+                try:
+                    if await self.store.unfinished([key]):
+                        continue
+                except Exception as exc:
+                    log.warning("cannot count an endpoint's deliveries; looking again later",
+                                endpoint=worker.endpoint_shown, error=f"{type(exc).__name__}: {exc}")
                     continue
                 if key in self.routing.hooks_in_use() or self.workers.get(key) is not worker:
                     continue  # set again meanwhile
@@ -263,6 +296,60 @@ class WebhookSink:
             with anyio.move_on_after(wait):
                 await self._retire_wake.wait()
             self._retire_wake = anyio.Event()
+
+    # -- several dispatchers on one SQLite store -----------------------------------------------
+
+    def _slots(self, hook: WebhookConfig) -> int:
+        """This dispatcher's share of ``hook.concurrency``: the shares of the live dispatchers
+        add up to it exactly; which of them gets one more (the remainder) depends on the
+        endpoint, so that endpoints with a small limit are spread over the dispatchers."""
+        index, count = self.share
+        if count <= 1:
+            return hook.concurrency
+        if self._settle_until is not None:
+            return 0
+        base, extra = divmod(hook.concurrency, count)
+        first = zlib.crc32(hook.key.encode()) % count
+        return base + (1 if (index - first) % count < extra else 0)
+
+    def _apply_share(self) -> None:
+        for worker in self.workers.values():
+            worker.set_slots(self._slots(worker.hook))
+
+    async def _share_once(self) -> None:
+        store: Any = self.store
+        live = await store.live_dispatchers()
+        me = store.dispatchers.id
+        share = (live.index(me), len(live)) if me in live else (0, 1)
+        if share != self.share:
+            log.info("dispatchers sharing the store", dispatchers=len(live), index=share[0])
+            if not self.workers and len(live) > 1:  # starting next to others: let them see us
+                self._settle_until = time.monotonic() + SHARE_SETTLE_SECONDS
+            self.share = share
+            self._apply_share()
+        taken = await store.reclaim()  # cheap: the distinct owners of the in-flight rows
+        if taken:
+            log.warning("deliveries claimed by a dispatcher that stopped are resumed (at least "
+                        "once: an attempt whose outcome it did not store is sent again)",
+                        deliveries=taken)
+            for worker in self.workers.values():
+                worker.notify()
+
+    async def _share_forever(self) -> None:
+        store: Any = self.store
+        last = time.monotonic()
+        while True:
+            await anyio.sleep(SHARE_CHECK_SECONDS)
+            if self._settle_until is not None and time.monotonic() >= self._settle_until:
+                self._settle_until = None
+                self._apply_share()
+            if not store.dispatchers.changed() and time.monotonic() - last < SHARE_POLL_SECONDS:
+                continue
+            last = time.monotonic()
+            try:
+                await self._share_once()
+            except Exception as exc:
+                log.warning("cannot look at the other dispatchers of the store", error=f"{type(exc).__name__}: {exc}")
 
     # -- intake --------------------------------------------------------------------------------
 
@@ -288,29 +375,40 @@ class WebhookSink:
         """Match and store ``batch``, whose events have intake positions ``first`` …"""
         events: list[StoredEvent] = []
         deliveries: list[NewDelivery] = []
-        touched: set[str] = set()
         stamp = now_ms()
+        # Per batch, not per delivery: each endpoint's key, state, and how many of its new
+        # deliveries its worker takes straight from here (claimed as they are written).
+        targets: dict[int, _Target] = {}
+        direct = self.dispatching and getattr(self.store, "claims_on_add", False)
+        encode = encoder.encode
         for position, event in enumerate(batch, first):
             hooks = self.routing.matching(position, event)
             if not hooks:
                 continue
-            events.append(StoredEvent(event.id, event.name, event.session, event.timestamp,
-                                      encoder.encode(event)))
+            event_id, body = event.id, encode(event)
+            events.append(StoredEvent(event_id, event.name, event.session, event.timestamp, body))
             # The FIFO lane of ``ordering = "chat"``: per session, as two accounts share chats.
             chat = f"{event.session}/{chat_of(event)}"
             for hook in hooks:
-                worker = self.workers.get(hook.key)
-                deliveries.append(NewDelivery(
-                    id="dlv_" + new_ulid(), event_id=event.id, endpoint=hook.key, url=hook.url,
-                    chat=chat, next_attempt_at=stamp,
-                    status="disabled" if worker and worker.state == "disabled" else "pending"))
-                touched.add(hook.key)
+                target = targets.get(id(hook))
+                if target is None:
+                    target = targets[id(hook)] = _Target(hook, self.workers.get(hook.key), direct)
+                target.count += 1
+                delivery_id = "dlv_" + new_ulid()
+                status = target.status
+                if target.room:
+                    target.room -= 1
+                    status = "in_flight"
+                    target.claimed.append(ClaimedDelivery(delivery_id, event_id, event.name, event.session,
+                                                          event.timestamp, target.key, target.url, 0, 0, body))
+                deliveries.append(NewDelivery(delivery_id, event_id, target.key, target.url, chat, stamp,
+                                              status))  # type: ignore[arg-type]
         if not deliveries:
             return
         delay = 0.1
         while True:  # the batch is only in memory: keep it until the store takes it
             try:
-                await self.store.add(events, deliveries)
+                claimed = await self.store.add(events, deliveries)
                 break
             except Exception as exc:
                 log.error("cannot write deliveries to the store, retrying", error=f"{type(exc).__name__}: {exc}",
@@ -319,9 +417,25 @@ class WebhookSink:
                 delay = min(delay * 2, 5.0)
         self.ingested_events += len(events)
         self.ingested_deliveries += len(deliveries)
-        for key in touched:
-            if (worker := self.workers.get(key)) is not None:
-                worker.notify()
+        for target in targets.values():
+            handed = await self._hand_over(target, claimed or set())
+            if target.worker is not None and handed < target.count:
+                target.worker.notify()  # some wait in the store: the worker claims them
+
+    async def _hand_over(self, target: _Target, written: set[str]) -> int:
+        """Give a worker the deliveries claimed for it as they were written (how many it
+        took); those it can no longer take (it stopped meanwhile) go back to pending."""
+        mine = [d for d in target.claimed if d.id in written]
+        if not mine or target.worker is None:
+            return 0
+        if self.workers.get(target.key) is target.worker and target.worker.offer(mine):
+            return len(mine)
+        try:
+            await self.store.release([d.id for d in mine])
+        except Exception as exc:  # claimed by this process: the next start resumes them
+            log.warning("cannot give back deliveries claimed for a stopped worker; the next start resumes them",
+                        endpoint=redact_url(target.key), deliveries=len(mine), error=f"{type(exc).__name__}: {exc}")
+        return 0
 
     async def _until_finished(self) -> None:
         """After intake ends: wait until every delivery is final, or until shutdown begins.
@@ -338,21 +452,33 @@ class WebhookSink:
                     await drain()
                     tg.cancel_scope.cancel()
             return
+        any_unfinished = getattr(self.store, "any_unfinished", None)
         while not self.stopping.is_set():
-            if self.recorder is not None:
+            if self.recorder is not None and self.recorder.unstored:
                 await self.recorder.flush()
-            if await self.store.unfinished(list(self.workers)) == 0:
-                return
+            try:
+                endpoints = list(self.workers)
+                if any_unfinished is not None:
+                    if not await any_unfinished(endpoints):
+                        return
+                elif await self.store.unfinished(endpoints) == 0:
+                    return
+            except Exception as exc:
+                log.warning("cannot count unfinished deliveries; looking again", error=f"{type(exc).__name__}: {exc}")
             with anyio.move_on_after(0.2):
                 await self.stopping.wait()
 
     async def _prune_forever(self) -> None:
         while True:
             cutoff = now_ms() - int(self.delivery.retention_hours * 3_600_000)
-            pruned = await self.store.prune(cutoff)
-            if pruned:
-                log.info("delivered rows pruned", deliveries=pruned,
-                         retention_hours=self.delivery.retention_hours)
+            try:
+                pruned = await self.store.prune(cutoff)
+            except Exception as exc:
+                log.warning("cannot prune delivered rows; trying again later", error=f"{type(exc).__name__}: {exc}")
+            else:
+                if pruned:
+                    log.info("delivered rows pruned", deliveries=pruned,
+                             retention_hours=self.delivery.retention_hours)
             await anyio.sleep(PRUNE_EVERY_SECONDS)
 
     async def stored_event_ids(self, event_ids: list[str]) -> set[str]:

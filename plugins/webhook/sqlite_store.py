@@ -4,19 +4,25 @@ All statements run on one connection in a worker thread, one at a time (a capaci
 1), so the event loop never blocks on disk. Writes are batched by the callers: a burst of
 events costs a few commits. Other processes (the ``deliveries`` CLI) open the same file; WAL
 lets them read while the service writes, and ``busy_timeout`` covers their short writes.
+Schema, durability and checkpoints: ``sqlite_file.py``.
+
+Several dispatching processes may share one file (``sqlite_dispatchers.py``): each claim
+carries its dispatcher's id, and only the claims of dispatchers that are gone are taken back.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
 
+from plugins.webhook.sqlite_dispatchers import DispatcherRegistry
+from plugins.webhook.sqlite_file import Synchronous, WalCheckpointer, connect
 from plugins.webhook.store import (
     AttemptRecord,
     AttemptRow,
@@ -32,56 +38,6 @@ from plugins.webhook.store import (
 
 T = TypeVar("T")
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS events (
-    id TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    session TEXT NOT NULL,
-    timestamp INTEGER NOT NULL,
-    body BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS deliveries (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,
-    event_id TEXT NOT NULL REFERENCES events(id),
-    endpoint TEXT NOT NULL,
-    url TEXT NOT NULL,
-    chat TEXT NOT NULL DEFAULT '',
-    status TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    tries INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at INTEGER,
-    last_status INTEGER,
-    last_error TEXT,
-    created_at INTEGER NOT NULL,
-    updated_at INTEGER NOT NULL,
-    UNIQUE (event_id, endpoint)
-);
-CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (endpoint, status, next_attempt_at, seq);
-CREATE INDEX IF NOT EXISTS deliveries_chat ON deliveries (endpoint, chat, status, seq);
-CREATE INDEX IF NOT EXISTS deliveries_status ON deliveries (status, updated_at);
-CREATE INDEX IF NOT EXISTS deliveries_listing ON deliveries (status, seq);
-CREATE TABLE IF NOT EXISTS attempts (
-    delivery_id TEXT NOT NULL,
-    attempt INTEGER NOT NULL,
-    started_at INTEGER NOT NULL,
-    duration_ms REAL NOT NULL,
-    status INTEGER,
-    error TEXT,
-    response_body TEXT,
-    PRIMARY KEY (delivery_id, attempt)
-);
-CREATE TABLE IF NOT EXISTS endpoints (
-    endpoint TEXT PRIMARY KEY,
-    url TEXT NOT NULL,
-    state TEXT NOT NULL DEFAULT 'active',
-    reason TEXT,
-    consecutive_failures INTEGER NOT NULL DEFAULT 0,
-    last_success_at INTEGER,
-    last_failure_at INTEGER
-);
-"""
-
 _DELIVERY_COLUMNS = """d.id, d.event_id, e.name, e.session, d.endpoint, d.url, d.status, d.attempts,
     d.last_status, d.last_error, d.next_attempt_at, d.created_at, d.updated_at, d.seq"""
 
@@ -90,23 +46,27 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+#: Rows pruned per transaction: a long prune never holds the file's write lock for long.
+PRUNE_CHUNK = 2000
+
+
 class SQLiteDeliveryStore:
-    def __init__(self, path: Path) -> None:
+    #: :meth:`add` claims deliveries written ``in_flight`` for this dispatcher.
+    claims_on_add = True
+
+    def __init__(self, path: Path, synchronous: Synchronous = "normal") -> None:
         self.path = Path(path)
+        self.synchronous = synchronous
         self._conn: sqlite3.Connection | None = None
         self._limiter = anyio.CapacityLimiter(1)
+        self._checkpointer = WalCheckpointer(self.path)
+        #: The dispatching processes of this file; this one registers at its first claim.
+        self.dispatchers = DispatcherRegistry(self.path)
 
     # -- plumbing ------------------------------------------------------------------------------
 
     def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process crashes
-        conn.execute("PRAGMA busy_timeout=10000")
-        conn.execute("PRAGMA foreign_keys=OFF")
-        conn.executescript(SCHEMA)
-        return conn
+        return connect(self.path, self.synchronous)
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         def call() -> T:
@@ -124,6 +84,7 @@ class SQLiteDeliveryStore:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+            self._checkpointer.wrote()
             return result
 
         return await self._run(in_tx)
@@ -135,45 +96,87 @@ class SQLiteDeliveryStore:
     async def close(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
-            await anyio.to_thread.run_sync(conn.close, limiter=self._limiter)
+            def close_all() -> None:
+                self._checkpointer.close()
+                conn.close()
+                self.dispatchers.close()
+
+            await anyio.to_thread.run_sync(close_all, limiter=self._limiter)
 
     # -- the dispatch path ---------------------------------------------------------------------
 
-    async def add(self, events: list[StoredEvent], deliveries: list[NewDelivery]) -> None:
+    async def add(self, events: list[StoredEvent], deliveries: list[NewDelivery]) -> set[str]:
+        """Deliveries written ``in_flight`` are claimed by this dispatcher as they are written
+        (handed straight to a worker, no claim transaction); returns the ids of those that
+        were new (one already in the store, e.g. a replayed event, is not claimed again)."""
         stamp = now_ms()
+        event_rows = [(e.id, e.name, e.session, e.timestamp, e.body) for e in events]
+        owner = None
+        if any(d.status == "in_flight" for d in deliveries):
+            owner = self.dispatchers.id or await anyio.to_thread.run_sync(self.dispatchers.register)
+        delivery_rows = [(d.id, d.event_id, d.endpoint, d.url, d.chat, d.status, d.next_attempt_at, stamp, stamp,
+                          owner if d.status == "in_flight" else None) for d in deliveries]
+        head = ("INSERT OR IGNORE INTO deliveries (id, event_id, endpoint, url, chat, status,"
+                " next_attempt_at, created_at, updated_at, claimed_by)")
 
-        def write(conn: sqlite3.Connection) -> None:
-            conn.executemany(
-                "INSERT OR IGNORE INTO events (id, name, session, timestamp, body) VALUES (?, ?, ?, ?, ?)",
-                [(e.id, e.name, e.session, e.timestamp, e.body) for e in events],
-            )
-            conn.executemany(
-                "INSERT OR IGNORE INTO deliveries (id, event_id, endpoint, url, chat, status,"
-                " next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(d.id, d.event_id, d.endpoint, d.url, d.chat, d.status, d.next_attempt_at, stamp, stamp)
-                 for d in deliveries],
-            )
+        def write(conn: sqlite3.Connection) -> set[str]:
+            insert_rows(conn, "INSERT OR IGNORE INTO events (id, name, session, timestamp, body)", event_rows)
+            if owner is None:
+                insert_rows(conn, head, delivery_rows)
+                return set()
+            insert_rows(conn, head, [row for row in delivery_rows if row[9] is None])
+            return set(insert_rows(conn, head, [row for row in delivery_rows if row[9] is not None],
+                                   returning="id"))
 
-        await self._tx(write)
+        return await self._tx(write)
 
     async def recover(self) -> int:
+        """Register this process as a dispatcher and take back the claims of those that are
+        gone (stopped, crashed, killed); a live one's claims are left alone. Returns how many."""
+        return await self._take_back_orphans(register=True)
+
+    async def reclaim(self) -> int:
+        """While running: take back the claims of dispatchers that have gone since (another
+        process sharing the file was stopped or killed). Returns how many."""
+        return await self._take_back_orphans(register=False)
+
+    async def _take_back_orphans(self, *, register: bool) -> int:
+        if register:
+            await anyio.to_thread.run_sync(self.dispatchers.register)
+
+        def owners(conn: sqlite3.Connection) -> list[str | None]:
+            return [row[0] for row in conn.execute(
+                "SELECT DISTINCT claimed_by FROM deliveries WHERE status = 'in_flight'")]
+
+        gone = [o for o in await self._run(owners) if not self.dispatchers.alive(o)]
+        if not gone:
+            return 0
+        ids = [o for o in gone if o is not None]
+
         def reset(conn: sqlite3.Connection) -> int:
+            orphaned = "claimed_by IS NULL" if None in gone else "0"
+            if ids:
+                orphaned += f" OR claimed_by IN ({', '.join('?' * len(ids))})"
             return conn.execute(
-                "UPDATE deliveries SET status = 'pending', updated_at = ? WHERE status = 'in_flight'",
-                (now_ms(),),
-            ).rowcount
+                "UPDATE deliveries SET status = 'pending', claimed_by = NULL, updated_at = ?"
+                f" WHERE status = 'in_flight' AND ({orphaned})", (now_ms(), *ids)).rowcount
 
         return await self._tx(reset)
 
+    async def live_dispatchers(self) -> list[str]:
+        """Ids of the live dispatching processes of this file, sorted (this one included)."""
+        return await anyio.to_thread.run_sync(self.dispatchers.live)
+
     async def claim_due(self, endpoint: str, now: int, limit: int, per_chat: bool) -> list[ClaimedDelivery]:
+        owner = self.dispatchers.id or await anyio.to_thread.run_sync(self.dispatchers.register)
         chat_rule = (
             " AND d.seq = (SELECT MIN(x.seq) FROM deliveries x WHERE x.endpoint = d.endpoint"
             " AND x.chat = d.chat AND x.status IN ('pending', 'in_flight'))"
             if per_chat else ""
         )
         query = (
-            "SELECT d.id, d.event_id, e.name, e.session, e.timestamp, d.endpoint, d.url, d.attempts,"
-            " d.tries, e.body FROM deliveries d JOIN events e ON e.id = d.event_id"
+            "SELECT d.seq, d.id, d.event_id, e.name, e.session, e.timestamp, d.endpoint, d.url,"
+            " d.attempts, d.tries, e.body FROM deliveries d JOIN events e ON e.id = d.event_id"
             " WHERE d.endpoint = ? AND d.status = 'pending' AND d.next_attempt_at <= ?"
             f"{chat_rule} ORDER BY d.next_attempt_at, d.seq LIMIT ?"
         )
@@ -181,11 +184,11 @@ class SQLiteDeliveryStore:
         def claim(conn: sqlite3.Connection) -> list[ClaimedDelivery]:
             rows = conn.execute(query, (endpoint, now, limit)).fetchall()
             if rows:
-                conn.executemany(
-                    "UPDATE deliveries SET status = 'in_flight', updated_at = ? WHERE id = ?",
-                    [(now, row[0]) for row in rows],
-                )
-            return [ClaimedDelivery(*row) for row in rows]
+                conn.execute(
+                    "UPDATE deliveries SET status = 'in_flight', claimed_by = ?, updated_at = ?"
+                    f" WHERE seq IN ({', '.join('?' * len(rows))})",
+                    (owner, now, *(row[0] for row in rows)))
+            return [ClaimedDelivery(*row[1:]) for row in rows]
 
         return await self._tx(claim)
 
@@ -195,7 +198,8 @@ class SQLiteDeliveryStore:
 
         def give_back(conn: sqlite3.Connection) -> None:
             conn.executemany(
-                "UPDATE deliveries SET status = 'pending' WHERE id = ? AND status = 'in_flight'",
+                "UPDATE deliveries SET status = 'pending', claimed_by = NULL WHERE id = ?"
+                " AND status = 'in_flight'",
                 [(i,) for i in delivery_ids],
             )
 
@@ -205,20 +209,19 @@ class SQLiteDeliveryStore:
         if not attempts:
             return
         stamp = now_ms()
+        attempt_rows = [(a.delivery_id, a.attempt, a.started_at, a.duration_ms, a.status_code, a.error,
+                         a.response_body) for a in attempts]
+        # One outcome per delivery and statement (a later one of the same delivery wins).
+        outcomes = list({a.delivery_id: (a.delivery_id, a.outcome, a.attempt, a.next_attempt_at,
+                                         a.status_code, a.error) for a in attempts}.values())
 
         def write(conn: sqlite3.Connection) -> None:
-            conn.executemany(
-                "INSERT OR REPLACE INTO attempts (delivery_id, attempt, started_at, duration_ms,"
-                " status, error, response_body) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(a.delivery_id, a.attempt, a.started_at, a.duration_ms, a.status_code, a.error,
-                  a.response_body) for a in attempts],
-            )
-            conn.executemany(
-                "UPDATE deliveries SET status = ?, attempts = MAX(attempts, ?), tries = tries + 1,"
-                " next_attempt_at = ?, last_status = ?, last_error = ?, updated_at = ? WHERE id = ?",
-                [(a.outcome, a.attempt, a.next_attempt_at, a.status_code, a.error, stamp, a.delivery_id)
-                 for a in attempts],
-            )
+            insert_rows(conn, "INSERT OR REPLACE INTO attempts (delivery_id, attempt, started_at, duration_ms,"
+                        " status, error, response_body)", attempt_rows)
+            update_rows(conn, "UPDATE deliveries SET status = v.column2, attempts = MAX(attempts, v.column3),"
+                        " tries = tries + 1, next_attempt_at = v.column4, last_status = v.column5,"
+                        " last_error = v.column6, updated_at = ?, claimed_by = NULL", (stamp,),
+                        "deliveries.id = v.column1", outcomes)
 
         await self._tx(write)
 
@@ -240,6 +243,18 @@ class SQLiteDeliveryStore:
                 f"SELECT COUNT(*) FROM deliveries WHERE status IN ('pending', 'in_flight'){only}",
                 list(endpoints or ()),
             ).fetchone()[0]
+
+        return await self._run(query)
+
+    async def any_unfinished(self, endpoints: Collection[str] | None = None) -> bool:
+        """Whether :meth:`unfinished` would be above 0, without counting a backlog."""
+        only = "" if endpoints is None else f" AND endpoint IN ({', '.join('?' * len(endpoints))})"
+
+        def query(conn: sqlite3.Connection) -> bool:
+            return conn.execute(
+                f"SELECT EXISTS (SELECT 1 FROM deliveries WHERE status IN ('pending', 'in_flight'){only})",
+                list(endpoints or ()),
+            ).fetchone()[0] == 1
 
         return await self._run(query)
 
@@ -380,15 +395,24 @@ class SQLiteDeliveryStore:
         return await self._tx(run)
 
     async def prune(self, delivered_before: int) -> int:
-        def run(conn: sqlite3.Connection) -> int:
+        """Delete delivered rows older than ``delivered_before`` with their attempts and
+        events, :data:`PRUNE_CHUNK` deliveries per transaction."""
+        def chunk(conn: sqlite3.Connection) -> int:
             gone = conn.execute(
-                "DELETE FROM deliveries WHERE status = 'delivered' AND updated_at < ?",
-                (delivered_before,)).rowcount
-            conn.execute("DELETE FROM attempts WHERE delivery_id NOT IN (SELECT id FROM deliveries)")
-            conn.execute("DELETE FROM events WHERE id NOT IN (SELECT event_id FROM deliveries)")
-            return gone
+                "DELETE FROM deliveries WHERE seq IN (SELECT seq FROM deliveries WHERE status = 'delivered'"
+                " AND updated_at < ? LIMIT ?) RETURNING id, event_id", (delivered_before, PRUNE_CHUNK)).fetchall()
+            conn.executemany("DELETE FROM attempts WHERE delivery_id = ?", [(row[0],) for row in gone])
+            conn.executemany(
+                "DELETE FROM events WHERE id = ? AND NOT EXISTS (SELECT 1 FROM deliveries WHERE event_id = ?)",
+                [(row[1], row[1]) for row in {row[1]: row for row in gone}.values()])
+            return len(gone)
 
-        return await self._tx(run)
+        total = 0
+        while (pruned := await self._tx(chunk)):
+            total += pruned
+            if pruned < PRUNE_CHUNK:
+                break
+        return total
 
     async def event_deliveries(self, event_ids: list[str]) -> dict[str, EventDeliveries]:
         def run(conn: sqlite3.Connection) -> dict[str, EventDeliveries]:
@@ -410,6 +434,40 @@ class SQLiteDeliveryStore:
             return dict(conn.execute("SELECT status, COUNT(*) FROM deliveries GROUP BY status").fetchall())
 
         return await self._run(run)
+
+
+def insert_rows(conn: sqlite3.Connection, head: str, rows: list[tuple[Any, ...]],
+                returning: str | None = None) -> list[Any]:
+    """``head VALUES (…), (…) …``: many rows per statement, so a batch costs a few steps of
+    SQLite (each one a release and a re-take of the GIL) rather than one per row. With
+    ``returning``, that column of the rows actually inserted."""
+    found: list[Any] = []
+    tail = f" RETURNING {returning}" if returning else ""
+    for chunk, values in _chunks(rows):
+        cursor = conn.execute(f"{head} VALUES {values}{tail}", [value for row in chunk for value in row])
+        if returning:
+            found.extend(row[0] for row in cursor)
+    return found
+
+
+def update_rows(conn: sqlite3.Connection, head: str, head_params: tuple[Any, ...], match: str,
+                rows: list[tuple[Any, ...]]) -> None:
+    """``head FROM (VALUES …) AS v WHERE match``: one UPDATE for many rows, each with values
+    of its own (``v.column1`` …)."""
+    for chunk, values in _chunks(rows):
+        conn.execute(f"{head} FROM (VALUES {values}) AS v WHERE {match}",
+                     [*head_params, *(value for row in chunk for value in row)])
+
+
+#: Rows per multi-row statement (well under SQLite's 32,766 parameters).
+ROWS_PER_STATEMENT = 256
+
+
+def _chunks(rows: list[tuple[Any, ...]]) -> Iterator[tuple[list[tuple[Any, ...]], str]]:
+    for start in range(0, len(rows), ROWS_PER_STATEMENT):
+        chunk = rows[start:start + ROWS_PER_STATEMENT]
+        row = "(" + ", ".join("?" * len(chunk[0])) + ")"
+        yield chunk, ", ".join([row] * len(chunk))
 
 
 def _delivery_row(row: Any) -> DeliveryRow:

@@ -88,3 +88,14 @@ async def test_a_self_signed_certificate_fails_with_verification_and_passes_with
     assert dead["error"].startswith("TLS error") and dead["log_level"] == "error"
     [(row, tries)] = stored[rx.url("/unverified")]
     assert row.status == "delivered"
+
+
+async def test_a_cookie_a_receiver_sets_is_never_sent_back(tmp_path):
+    async with Receiver() as rx:
+        rx.respond("/hook", then=ok(headers={"Set-Cookie": "session=abc; Path=/"}))
+        url = rx.url().replace("127.0.0.1", "localhost")  # a host name: a cookie jar would keep it
+        service = build_service(tmp_path, webhooks=[{"url": url, "events": ["message"], "concurrency": 1}],
+                                sessions={"default": [message("1@c.us", n) for n in range(3)]})
+        await service.run_to_end()
+    assert len(rx.requests) == 3
+    assert all("Cookie" not in r.headers for r in rx.requests)

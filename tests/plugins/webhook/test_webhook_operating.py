@@ -80,19 +80,23 @@ async def test_pending_work_of_an_endpoint_no_longer_configured_does_not_hold_a_
 
 
 async def test_the_store_is_idempotent_recovers_claims_and_orders_chats(tmp_path):
-    store = SQLiteDeliveryStore(store_file(tmp_path / "unit.toml"))
+    path = store_file(tmp_path / "unit.toml")
+    first, store = SQLiteDeliveryStore(path), SQLiteDeliveryStore(path)
+    await first.open()
     await store.open()
     try:
         events = [StoredEvent(f"evt_{n}", "message", "s", n, b"{}") for n in range(4)]
         deliveries = [NewDelivery(f"dlv_{n}", f"evt_{n}", "ep", "http://127.0.0.1:9/", "s/chat-a" if n < 3 else "s/b", 0)
                       for n in range(4)]
-        await store.add(events, deliveries)
-        await store.add(events, deliveries)  # a replayed batch changes nothing
-        assert await store.counts() == {"pending": 4}
-        claimed = await store.claim_due("ep", now=10, limit=10, per_chat=True)
+        await first.add(events, deliveries)
+        await first.add(events, deliveries)  # a replayed batch changes nothing
+        assert await first.counts() == {"pending": 4}
+        claimed = await first.claim_due("ep", now=10, limit=10, per_chat=True)
         assert [c.id for c in claimed] == ["dlv_0", "dlv_3"]  # the oldest of each chat
-        assert await store.claim_due("ep", now=10, limit=10, per_chat=True) == []
-        assert await store.recover() == 2  # a crash: claims become pending again
+        assert await first.claim_due("ep", now=10, limit=10, per_chat=True) == []
+        assert await store.recover() == 0  # their dispatcher runs: its claims are its own
+        await first.close()  # it stops (a crash or kill -9 does the same to its claims)
+        assert await store.recover() == 2  # claims of a dispatcher that is gone: pending again
         claimed = await store.claim_due("ep", now=10, limit=10, per_chat=False)
         assert [c.id for c in claimed] == ["dlv_0", "dlv_1", "dlv_2", "dlv_3"]
         await store.record([AttemptRecord("dlv_0", 1, 10, 1.0, 500, None, "no", "dead", None)])
@@ -104,4 +108,5 @@ async def test_the_store_is_idempotent_recovers_claims_and_orders_chats(tmp_path
         row, attempts = await store.get_delivery("dlv_0")
         assert (row.status, row.attempts, [a.status for a in attempts]) == ("pending", 1, [500])
     finally:
+        await first.close()
         await store.close()
