@@ -57,7 +57,10 @@ def make_app(mode: str) -> web.Application:
             steady = (high - low) / span if span > 0 else None
         return web.json_response({
             "count": stats.count, "first": stats.first, "last": stats.last, "steady_per_s": steady,
-            "distinct": len(stats.request_ids), "cpu_seconds": time.process_time(),
+            "distinct": len(stats.request_ids),
+            # Wall-clock time of every tenth of the arrivals (where the time went: ramp, tail).
+            "deciles": [arrivals[min(len(arrivals) - 1, len(arrivals) * k // 10)] for k in range(11)]
+            if arrivals else [], "cpu_seconds": time.process_time(),
             "p50_ms": statistics.median(lat) if lat else None,
             "p99_ms": lat[min(len(lat) - 1, int(len(lat) * 0.99))] if lat else None,
         })

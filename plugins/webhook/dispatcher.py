@@ -89,6 +89,11 @@ class EndpointWorker:
         self._room = anyio.Event()
         self._low_water = 16
         self._closed = False
+        #: When a sender last took a delivery from the queue, and when the queue last went
+        #: from empty to not empty (ms): deliveries claimed but waiting for a sender (a
+        #: black-holed endpoint's) are as stuck as due ones in the store (:meth:`waiting_ms`).
+        self._taken_at = 0
+        self._filled_at = 0
         #: The last claim found every due delivery of the endpoint: the store has no backlog
         #: for it, so new deliveries may come straight from the intake (:meth:`offer`).
         self.caught_up = False
@@ -126,10 +131,19 @@ class EndpointWorker:
         if the worker is stopping (the caller gives them back)."""
         if self.stopping or self._closed:
             return False
+        if not self._queue:
+            self._filled_at = now_ms()
         self._queue.extend(deliveries)
         self.in_flight += len(deliveries)
         self._work.set()
         return True
+
+    def waiting_ms(self, now: int) -> int | None:
+        """How long claimed deliveries have waited in this worker's queue with no sender
+        taking one (ms), ``None`` when none waits."""
+        if not self._queue:
+            return None
+        return max(0, now - max(self._taken_at, self._filled_at))
 
     def stop(self) -> None:
         """Claim nothing more; senders finish the attempt they are making."""
@@ -210,6 +224,8 @@ class EndpointWorker:
             if paused:
                 self.probe_id = claimed[0].id
                 self.paused_until = time.monotonic() + self.hook.circuit_breaker.probe_seconds
+            if not self._queue:
+                self._filled_at = now_ms()
             self._queue.extend(claimed)
             self.in_flight += len(claimed)
             self._work.set()
@@ -235,6 +251,7 @@ class EndpointWorker:
                 if (not queue or number >= self.slots) and self._work.is_set():
                     self._work = anyio.Event()
             delivery = queue.popleft()
+            self._taken_at = now_ms()
             if len(queue) <= self._low_water:
                 self._room.set()
             try:

@@ -238,7 +238,9 @@ class WebhookDeliveryService:
     async def health(self, stuck_after_seconds: float) -> DeliveryHealth:
         """Paused and disabled endpoints hold deliveries on purpose: listed, not stuck.
         Endpoints no longer configured are left out (their deliveries wait for the webhook to
-        come back). Deliveries a dispatcher has claimed (``in_flight``) count as attempted."""
+        come back). A delivery due in the store counts from when it was due; one this process has
+        claimed counts from when its worker's senders last took one (all busy on attempts that
+        do not end: a black hole); claims of other processes count as attempted."""
         now = now_ms()
         counts = await self.store.counts()
         oldest = await self._oldest_unfinished_at()
@@ -258,9 +260,13 @@ class WebhookDeliveryService:
             if row.endpoint not in configured:
                 continue
             due = await self.store.next_due_at(row.endpoint)
-            if due is None or due > now:
+            overdue_ms = None if due is None or due > now else now - due
+            waiting = self.sink.workers[row.endpoint].waiting_ms(now)
+            if waiting is not None and (overdue_ms is None or waiting > overdue_ms):
+                overdue_ms = waiting  # claimed, queued here, and no sender takes them
+            if overdue_ms is None:
                 continue
-            overdue = (now - due) / 1000
+            overdue = overdue_ms / 1000
             max_overdue = overdue if max_overdue is None else max(max_overdue, overdue)
             if overdue > stuck_after_seconds:
                 stuck.append(shown)
