@@ -11,8 +11,10 @@ transaction, ``store_us``, measured here with nothing else running). So
 from __future__ import annotations
 
 import signal
+import sqlite3
 import tempfile
 import time
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -51,12 +53,16 @@ def run(ws: Workspace, receiver: Receiver, events: int) -> dict[str, Any]:
                 if exit_status(worker.proc) is None:
                     worker.proc.send_signal(signal.SIGTERM)
         finished = [worker.finish(timeout=120)[0] for worker in workers]
+        integrity = quick_check(work / "data" / "deliveries.sqlite3")
+        if integrity != "ok":
+            raise RuntimeError(f"{count} dispatch processes: the store failed its check: {integrity}")
         cpu = sum(m.cpu for m in finished)
         stats = receiver.stats()
         results[str(count)] = {
             "processes": count, "per_s": stats["steady_per_s"], "wall_s": round(wall, 3),
             "cpu_us_per_delivery": cpu / events * 1e6, "duplicates": stats["count"] - stats["distinct"],
             "lost": events - stats["distinct"], "receiver_cpu_share": (stats["cpu_seconds"] - cpu0) / wall,
+            "store_check": integrity,
         }
     one = results["1"]
     for row in results.values():
@@ -66,6 +72,12 @@ def run(ws: Workspace, receiver: Receiver, events: int) -> dict[str, Any]:
     model = {str(n): min(n * process_rate, 1e6 / store_us) for n in MODEL_COUNTS}
     return {"events": events, "concurrency": CONCURRENCY, "by_processes": results,
             "store_us_per_delivery": store_us, "process_per_s_with_a_core": process_rate, "model_per_s": model}
+
+
+def quick_check(path: Path) -> str:
+    """SQLite's ``quick_check`` of a store after its processes stopped: ``ok`` or the errors."""
+    with closing(sqlite3.connect(path)) as conn:
+        return "; ".join(row[0] for row in conn.execute("PRAGMA quick_check(5)"))
 
 
 async def store_us_per_delivery(count: int) -> float:

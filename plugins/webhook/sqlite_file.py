@@ -11,10 +11,20 @@ for now and then with SQLite's default auto-checkpoint (every 1,000 pages): here
 :class:`WalCheckpointer` thread makes passive checkpoints after writes, so the store's thread,
 and the event loop waiting for it, mostly does not wait for the disk; the store's connection
 checkpoints itself only when the WAL has grown past a backstop (writes without a pause).
+
+Every use of the store's connection and every checkpoint goes through a :class:`WriteGate`
+(an exclusive ``flock`` on ``<store>.gate``), so no checkpoint ever runs beside a write, in
+this process or in another one dispatching from the same file. That keeps the file safe from
+SQLite's WAL-reset bug (every release from 3.7.0 to 3.51.2; fixed in 3.51.3, 3.50.7 and
+3.44.6; Debian 12 and most Pythons ship an affected one): a checkpoint that starts while
+another connection commits and resets the WAL can skip frames and corrupt the file. It was
+seen here: two dispatch processes on one file, a malformed file within a minute.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -122,6 +132,31 @@ def migrate(conn: sqlite3.Connection) -> None:
         conn.execute(f"DROP INDEX IF EXISTS {name}")
 
 
+class WriteGate:
+    """An exclusive ``flock`` on ``<store>.gate``, held around every use of a store connection
+    and every checkpoint (module doc). Each holder needs a gate of its own: ``flock`` locks
+    belong to an open file, so two threads sharing one gate would not exclude each other."""
+
+    def __init__(self, store_path: Path) -> None:
+        self.path = store_path.with_name(store_path.name + ".gate")
+        self._fd: int | None = None
+
+    def __enter__(self) -> None:
+        if self._fd is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
+
+
 class WalCheckpointer:
     """Passive WAL checkpoints in a thread of its own, on a connection of its own, at most
     every ``interval`` seconds while there are writes (:meth:`wrote` says so). A passive
@@ -145,6 +180,7 @@ class WalCheckpointer:
 
     def _run(self) -> None:
         conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        gate = WriteGate(self.path)
         try:
             conn.execute("PRAGMA busy_timeout=1000")
             while True:
@@ -153,7 +189,8 @@ class WalCheckpointer:
                     return
                 self._wrote.clear()
                 try:
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                    with gate:  # never beside a write (module doc)
+                        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
                 except sqlite3.Error:
                     pass  # busy or the file went away: the store's backstop still checkpoints
                 else:
@@ -163,6 +200,7 @@ class WalCheckpointer:
                     return
         finally:
             conn.close()
+            gate.close()
 
     def close(self) -> None:
         thread, self._thread = self._thread, None

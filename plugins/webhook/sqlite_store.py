@@ -22,7 +22,7 @@ import anyio
 import anyio.to_thread
 
 from plugins.webhook.sqlite_dispatchers import DispatcherRegistry
-from plugins.webhook.sqlite_file import Synchronous, WalCheckpointer, connect
+from plugins.webhook.sqlite_file import Synchronous, WalCheckpointer, WriteGate, connect
 from plugins.webhook.store import (
     AttemptRecord,
     AttemptRow,
@@ -60,18 +60,22 @@ class SQLiteDeliveryStore:
         self._conn: sqlite3.Connection | None = None
         self._limiter = anyio.CapacityLimiter(1)
         self._checkpointer = WalCheckpointer(self.path)
+        #: Held around every use of the connection: no checkpoint runs beside it (sqlite_file.py).
+        self._gate = WriteGate(self.path)
         #: The dispatching processes of this file; this one registers at its first claim.
         self.dispatchers = DispatcherRegistry(self.path)
 
     # -- plumbing ------------------------------------------------------------------------------
 
     def _connect(self) -> sqlite3.Connection:
-        return connect(self.path, self.synchronous)
+        with self._gate:
+            return connect(self.path, self.synchronous)
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         def call() -> T:
             assert self._conn is not None, "store is not open"
-            return fn(self._conn)
+            with self._gate:
+                return fn(self._conn)
 
         return await anyio.to_thread.run_sync(call, limiter=self._limiter)
 
@@ -98,7 +102,9 @@ class SQLiteDeliveryStore:
         if conn is not None:
             def close_all() -> None:
                 self._checkpointer.close()
-                conn.close()
+                with self._gate:
+                    conn.close()  # the last connection to a file checkpoints it
+                self._gate.close()
                 self.dispatchers.close()
 
             await anyio.to_thread.run_sync(close_all, limiter=self._limiter)

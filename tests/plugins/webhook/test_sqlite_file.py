@@ -114,3 +114,59 @@ async def test_wal_checkpoints_are_made_off_the_store_thread_while_it_writes(tmp
         assert Path(str(path) + "-wal").stat().st_size < 8 * 2**20
     finally:
         await store.close()
+
+
+HOLD_GATE = """
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("held", flush=True)
+sys.stdin.read()
+"""
+
+
+async def test_no_checkpoint_and_no_store_operation_runs_while_another_process_holds_the_gate(tmp_path):
+    """SQLite's WAL-reset bug (releases before 3.51.3) corrupts a file when a checkpoint runs
+    beside a commit of another connection: every store operation and every checkpoint holds
+    the file's gate, across processes. A process holding it stops both until it lets go."""
+    import sys
+
+    path = tmp_path / "gate.sqlite3"
+    store = SQLiteDeliveryStore(path)
+    await store.open()
+    checkpointer = store._checkpointer
+    try:
+        events = [StoredEvent(f"evt_{n}", "message", "s", n, b"x" * 1000) for n in range(50)]
+        await store.add(events, [NewDelivery(f"dlv_{e.id}", e.id, "ep", "http://127.0.0.1:9/", "c", 0)
+                                 for e in events])
+        assert await anyio.to_thread.run_sync(checkpointer.checkpointed.wait, 10)
+        holder = await anyio.open_process([sys.executable, "-c", HOLD_GATE, str(path) + ".gate"])
+        try:
+            assert holder.stdout is not None and holder.stdin is not None
+            assert (await holder.stdout.receive()).strip() == b"held"
+            checkpointer.checkpointed.clear()
+            done = anyio.Event()
+            counts: dict[str, int] = {}
+
+            async def count() -> None:
+                counts.update(await store.counts())
+                done.set()
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(count)
+                checkpointer.wrote()
+                with anyio.move_on_after(0.5):
+                    await done.wait()
+                assert not done.is_set(), "a store operation ran while another process held the gate"
+                assert not checkpointer.checkpointed.is_set(), "a checkpoint ran while the gate was held"
+                await holder.stdin.aclose()  # the holder exits: the gate is free
+                with anyio.fail_after(10):
+                    await done.wait()
+            assert counts == {"pending": 50}
+            assert await anyio.to_thread.run_sync(checkpointer.checkpointed.wait, 10)
+        finally:
+            if holder.returncode is None:
+                holder.kill()
+            await holder.wait()
+    finally:
+        await store.close()
