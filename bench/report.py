@@ -95,7 +95,7 @@ def markdown(result: dict[str, Any]) -> str:
         *(f"| {' | '.join(row)} |" for row in rows(result)), "",
         "Scenario 10's model: " + " ".join(dispatchers.__doc__.split("The model: ", 1)[1].split()) + " Measured: "
         + f"cpu_us = {1e6 / d['process_per_s_with_a_core']:.0f} µs, store_us = {d['store_us_per_delivery']:.1f} µs.", "",
-        "Raw figures of every round: `bench/results.json`.", "",
+        "Raw figures of every round: `bench/results.json`. What limits a target not met, and what was tried: `bench/PROFILE.md`.", "",
         *((redis_workers.SCALING_NOTE, "") if "redis_workers" in s else ()),
     ]
     return "\n".join(lines)

@@ -131,12 +131,16 @@ class EndpointWorker:
         if the worker is stopping (the caller gives them back)."""
         if self.stopping or self._closed:
             return False
+        self._enqueue(deliveries)
+        return True
+
+    def _enqueue(self, deliveries: list[ClaimedDelivery]) -> None:
+        """Claimed deliveries, for the senders."""
         if not self._queue:
             self._filled_at = now_ms()
         self._queue.extend(deliveries)
         self.in_flight += len(deliveries)
         self._work.set()
-        return True
 
     def waiting_ms(self, now: int) -> int | None:
         """How long claimed deliveries have waited in this worker's queue with no sender
@@ -224,11 +228,7 @@ class EndpointWorker:
             if paused:
                 self.probe_id = claimed[0].id
                 self.paused_until = time.monotonic() + self.hook.circuit_breaker.probe_seconds
-            if not self._queue:
-                self._filled_at = now_ms()
-            self._queue.extend(claimed)
-            self.in_flight += len(claimed)
-            self._work.set()
+            self._enqueue(claimed)
             return None
         due = await self.store.next_due_at(self.endpoint)
         return self.idle_poll if due is None else min(self.idle_poll, (due - now_ms()) / 1000)
