@@ -242,7 +242,7 @@ class SQLiteDeliveryStore:
         return await self._run(query)
 
     async def unfinished(self, endpoints: Collection[str] | None = None) -> int:
-        only = "" if endpoints is None else f" AND endpoint IN ({', '.join('?' * len(endpoints))})"
+        only = _endpoints_clause(endpoints)
 
         def query(conn: sqlite3.Connection) -> int:
             return conn.execute(
@@ -254,7 +254,7 @@ class SQLiteDeliveryStore:
 
     async def any_unfinished(self, endpoints: Collection[str] | None = None) -> bool:
         """Whether :meth:`unfinished` would be above 0, without counting a backlog."""
-        only = "" if endpoints is None else f" AND endpoint IN ({', '.join('?' * len(endpoints))})"
+        only = _endpoints_clause(endpoints)
 
         def query(conn: sqlite3.Connection) -> bool:
             return conn.execute(
@@ -481,3 +481,8 @@ def _delivery_row(row: Any) -> DeliveryRow:
                        url=row[5], status=row[6], attempts=row[7], last_status=row[8],
                        last_error=row[9], next_attempt_at=row[10], created_at=row[11],
                        updated_at=row[12], seq=row[13])
+
+
+def _endpoints_clause(endpoints: Collection[str] | None) -> str:
+    """`` AND endpoint IN (?, …)`` for the given endpoints; nothing for all of them."""
+    return "" if endpoints is None else f" AND endpoint IN ({', '.join('?' * len(endpoints))})"

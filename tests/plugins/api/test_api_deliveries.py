@@ -22,6 +22,12 @@ async def until(check: Callable[[], Any], timeout: float = 10.0) -> Any:
             await anyio.sleep(0.02)
 
 
+async def every_delivery_final(api: Any, count: int) -> bool:
+    """The store holds ``count`` deliveries, each delivered, dead or held (a gone endpoint)."""
+    _, rows = await api.get("/api/deliveries?limit=100")
+    return len(rows) == count and all(r["status"] in ("delivered", "dead", "disabled") for r in rows)
+
+
 async def test_deliveries_endpoints_health_and_metrics(tmp_path):
     async with Receiver() as rx:
         rx.respond("/dead", then=fail(500))
@@ -36,11 +42,7 @@ async def test_deliveries_endpoints_health_and_metrics(tmp_path):
                 "source": "replay", "replay": rec, "webhooks": hooks}})
             assert code == 201
 
-            async def settled() -> bool:
-                _, rows = await api.get("/api/deliveries?limit=100")
-                return len(rows) == 9 and all(r["status"] in ("delivered", "dead", "disabled") for r in rows)
-
-            await until(settled)
+            await until(lambda: every_delivery_final(api, 9))
             code, dead = await api.get("/api/deliveries?status=dead")
             assert code == 200 and len(dead) == 3
             assert {d["endpoint"] for d in dead} == {f"s/{rx.url('/dead')}"}

@@ -15,7 +15,7 @@ import pytest
 from api_service import API_KEY, build, msg, record, serving
 from metrics_scrape import Scrape, scrape
 from redis_server import redis_prefix_fixture, redis_url_fixture  # noqa: F401 - fixtures
-from test_api_deliveries import until
+from test_api_deliveries import every_delivery_final, until
 from webhook_receiver import Receiver, fail, fails_first
 
 GRAFANA = Path(__file__).resolve().parents[3] / "config" / "grafana" / "hookwire-dashboard.json"
@@ -48,11 +48,7 @@ async def test_metrics_per_endpoint_on_both_stores_scraped_with_a_bearer_key(tmp
                 "source": "replay", "replay": rec, "webhooks": hooks}})
             assert code == 201
 
-            async def settled() -> bool:
-                _, rows = await api.get("/api/deliveries?limit=100")
-                return len(rows) == 9 and all(r["status"] in ("delivered", "dead", "disabled") for r in rows)
-
-            await until(settled)
+            await until(lambda: every_delivery_final(api, 9))
             # Prometheus' way: Authorization: Bearer <key> (and no X-Api-Key).
             async with aiohttp.ClientSession() as bare:
                 url = api.base + "/metrics"
